@@ -1,0 +1,53 @@
+"""The `stereofoley` command: one entry point, one module per subcommand in `stereofoley.commands`.
+
+Each command module has `add_parser(subparsers)` and `run(args) -> int`. Exit codes mean something:
+0 success, 1 error (one-line reason on stderr), 2 bad usage, 3 partial success (some clips skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Sequence
+
+from . import __version__
+from .errors import StereoFoleyError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+# Subcommand name -> module in stereofoley.commands (imported lazily so `--help` stays fast).
+COMMANDS = {
+    "spatialize": "spatialize",
+    "demo": "demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stereofoley", description="Object-aware stereo Foley at 48 kHz.")
+    parser.add_argument("--version", action="version", version=f"stereofoley {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name, module in COMMANDS.items():
+        importlib.import_module(f"stereofoley.commands.{module}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or EXIT_OK)
+    except StereoFoleyError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"ok": False, "error": type(exc).__name__, "message": str(exc)}))
+        print(f"stereofoley {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"stereofoley {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

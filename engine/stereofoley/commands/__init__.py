@@ -1,0 +1,1 @@
+"""One module per `stereofoley` subcommand; shared argument helpers live in `common`."""

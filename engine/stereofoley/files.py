@@ -1,0 +1,43 @@
+"""Safe file output: write to a temporary file beside the target, then rename.
+
+A crash or an error mid-write leaves no half-written file, and a user's existing file is never replaced unless
+the caller says so explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputExists
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success rename it to `path`.
+
+    Raises OutputExists if `path` exists and `overwrite` is false. On any exception the temporary file is
+    removed and `path` is left untouched.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise OutputExists(f"{target} already exists; pass --overwrite to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
