@@ -89,3 +89,22 @@ def test_hard_cut_ends_tracks(analysed):
     assert car.mae <= MAX_MAE and box.mae <= MAX_MAE
     assert car.recall >= 0.85 and box.recall >= 0.85
     assert not {t for t in car.track_ids if t} & {t for t in box.track_ids if t}
+
+
+def test_botsort_tracker_on_crossing(scene_video):
+    from stereofoley.vision import analyze_video
+
+    video, truth = scene_video("crossing", noise_std=6.0)
+    analysis = analyze_video(video, detector="motion", tracker="botsort")
+    scores = [score(analysis, truth, name) for name in ("a", "b")]
+    assert all(s.mae <= MAX_MAE and s.recall >= 0.85 for s in scores), [(s.mae, s.recall) for s in scores]
+    assert sum(s.id_switches for s in scores) <= 1
+
+
+def test_progress_reports_fractions_up_to_one(scene_video):
+    from stereofoley.vision import analyze_video
+
+    video, _ = scene_video("crossing")
+    seen = []
+    analyze_video(video, detector="motion", progress=seen.append)
+    assert seen[-1] == 1.0 and all(0.0 <= a <= b <= 1.0 for a, b in zip(seen, seen[1:]))
