@@ -10,7 +10,7 @@ import pytest
 from stereofoley import synthetic
 from stereofoley.vision import analyze_video
 
-sys.path.insert(0, str(Path(__file__).parent))  # tiny_yolo, helpers
+sys.path.insert(0, str(Path(__file__).parent))  # tiny_yolo, vision_scoring
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import socket
 import numpy as np
 import pytest
 import tiny_yolo
-from helpers import score
+from vision_scoring import score
 
 from stereofoley.cli import main
 from stereofoley.errors import InvalidParameter, MissingWeights

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import score
+from vision_scoring import score
 
 from stereofoley.vision.trajectory import EDGE_EXTRAPOLATION_S
 
