@@ -91,10 +91,10 @@ def air_absorption_db_per_m(
 
 
 def air_band_centres_hz() -> np.ndarray:
-    """Geometric centres of the air-absorption bands (the lowest band is taken at 500 Hz)."""
+    """Geometric centres of the air-absorption bands (the lowest band, 63 Hz–1 kHz, is taken at 250 Hz)."""
     edges = np.array(AIR_BAND_EDGES_HZ)
     upper = np.append(edges[1:], SAMPLE_RATE_HZ / 2.0)
-    return np.concatenate([[500.0], np.sqrt(edges * upper)])
+    return np.concatenate([[250.0], np.sqrt(edges * upper)])
 
 
 def air_band_alpha_db_per_m(settings: SpatialSettings) -> np.ndarray:
@@ -113,6 +113,8 @@ def apply_air_absorption(x: np.ndarray, distance_m: np.ndarray, alpha_db_per_m: 
     the output equals the input and the filter adds no delay. `distance_m` is a curve at audio rate.
     """
     n = x.shape[-1]
+    if n == 0:
+        return x.astype(np.float32, copy=True)
     band_gain = [np.power(10.0, (-alpha / 20.0) * distance_m).astype(np.float32) for alpha in alpha_db_per_m]
     if all(float(g.min()) > 0.9988 for g in band_gain):  # < 0.01 dB anywhere: nothing audible to do
         return x.astype(np.float32, copy=True)
@@ -156,7 +158,8 @@ def wet_share(distance_m: np.ndarray, settings: SpatialSettings) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def load_impulse_response(path: str | None) -> np.ndarray:
-    """A stereo impulse response at 48 kHz, each channel scaled to unit energy (so wet gains mean energy ratios).
+    """A stereo impulse response at 48 kHz scaled to unit total energy (half per channel), so a wet gain g
+    puts g² of the send's energy into the diffuse field, summed over both channels like the dry path.
 
     path None: pyo's medium hall IR when pyo is installed, otherwise `generated_impulse_response()`.
     The result is read-only and cached.
@@ -175,7 +178,7 @@ def load_impulse_response(path: str | None) -> np.ndarray:
     energy = np.sqrt(np.sum(ir.astype(np.float64) ** 2, axis=1, keepdims=True))
     if np.any(energy == 0):
         raise InvalidAudio(f"impulse response {path} is silent")
-    ir = (ir / energy).astype(np.float32)
+    ir = (ir / (energy * math.sqrt(2.0))).astype(np.float32)
     ir.setflags(write=False)
     return ir
 
@@ -255,10 +258,16 @@ def spatialize_object(source: np.ndarray, trajectory: Trajectory, settings: Spat
     if n < 0:
         raise InvalidParameter(f"n_samples={n} must not be negative")
     x = np.pad(x, (0, max(0, n - x.size)))[:n]
-    curve = functools.partial(automation_curve, trajectory.times_s, n_samples=n, smoothing_ms=settings.smoothing_ms)
-    distance = curve(trajectory.distance_m)
-    pan = curve(trajectory.pan)
-    level = curve(10.0 ** (trajectory.gain_db / 20.0))
+    # Gains are computed from the interpolated distance and then smoothed, so their per-sample step is bounded
+    # (smoothing the distance alone would let 1/r steepen a jump near the reference distance).
+    smoothing = int(round(settings.smoothing_ms * SAMPLE_RATE_HZ / 1000.0))
+    raw_distance = automation_curve(trajectory.times_s, trajectory.distance_m, n, 0.0)
+    distance = smooth(raw_distance, smoothing)
+    pan = automation_curve(trajectory.times_s, trajectory.pan, n, settings.smoothing_ms)
+    level_raw = automation_curve(trajectory.times_s, 10.0 ** (trajectory.gain_db / 20.0), n, 0.0)
+    level = smooth(level_raw, smoothing)
+    direct_raw = level_raw * distance_gain(raw_distance, settings.reference_distance_m, settings.max_distance_m)
+    direct = smooth(direct_raw, smoothing).astype(np.float32)
 
     if settings.doppler:
         # Propagation delay relative to the nearest point, so the closest moment keeps its timing.
@@ -267,7 +276,6 @@ def spatialize_object(source: np.ndarray, trajectory: Trajectory, settings: Spat
     if settings.air_absorption:
         x = apply_air_absorption(x, distance, air_band_alpha_db_per_m(settings))
 
-    direct = (level * distance_gain(distance, settings.reference_distance_m, settings.max_distance_m)).astype(np.float32)
     left_gain, right_gain = pan_gains(pan, settings.pan_law)
     dry_mono = x * direct
     left = dry_mono * left_gain.astype(np.float32)
