@@ -137,3 +137,27 @@ def test_fake_reaper_gets_curve_values_at_the_playhead(root):
     assert any(a == "/track/3/volume/db" for _, a, _ in received)
     assert any(a == "/track/4/mute" and v == 0 for _, a, v in received)
     assert n_frames >= 50
+
+
+def test_reaper_pattern_file_covers_what_the_engine_sends_and_reads():
+    from pathlib import Path
+
+    from stereofoley.transport.osc import DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT
+
+    path = Path(__file__).resolve().parents[2] / "plugin" / "reaper" / "StereoFoley.ReaperOSC"
+    patterns: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, *values = line.split()
+            patterns[name] = values
+    assert "f/time" in patterns["TIME"] and "b/play" in patterns["PLAY"] and "b/stop" in patterns["STOP"]
+    engine = clips_from_json(PREVIEW)
+    sent = {a for a, _ in messages_at(engine, RECORD_START_S + 1, PreviewParams()) if a.startswith("/track/3/")}
+    sent |= {"/track/3/mute"}
+    declared = {v[0] + v[1:].replace("@", "3") for vals in patterns.values() for v in vals if v[1:2] == "/"}
+    kinds = {"/track/3/pan": "n", "/track/3/volume/db": "f", "/track/3/mute": "b"}
+    for address in sent:
+        assert kinds[address] + address in declared, address
+    assert int(patterns["DEVICE_TRACK_COUNT"][0]) >= 512  # track numbers are absolute, not bank-relative
+    text = path.read_text()
+    assert f"Device port: {DEFAULT_REAPER_FEEDBACK_PORT}" in text and f"Local listen port: {DEFAULT_REAPER_PORT}" in text
