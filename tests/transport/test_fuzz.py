@@ -95,6 +95,7 @@ def test_server_survives_fuzzing(root, caplog):
         with OscClient(*srv.address) as client:
             assert client.ping(5.0) == __version__
         counts = srv.counters.snapshot()
+    print(f"fuzz: {from_hypothesis} datagrams, server counters {counts}")
     assert from_hypothesis >= N_DATAGRAMS, from_hypothesis
     assert counts["received"] >= 0.9 * N_DATAGRAMS, counts
     assert counts.get("malformed", 0) + counts.get("invalid", 0) >= 0.5 * N_DATAGRAMS, counts

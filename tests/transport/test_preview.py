@@ -134,6 +134,8 @@ def test_fake_reaper_gets_curve_values_at_the_playhead(root):
     first = next(t for t, v in after if abs(v - half(t)) <= 0.005)
     assert first - change_at <= 0.050, f"change took {1000 * (first - change_at):.1f} ms"
     assert all(abs(v - half(t)) <= 0.01 for t, v in after if t > first)
+    print(f"preview: {rate:.1f} pan msg/s, max error {np.max(np.abs(errors)):.5f} of 0..1, "
+          f"width change seen after {1000 * (first - change_at):.1f} ms")
     assert any(a == "/track/3/volume/db" for _, a, _ in received)
     assert any(a == "/track/4/mute" and v == 0 for _, a, v in received)
     assert n_frames >= 50

@@ -191,3 +191,23 @@ def test_send_falls_back_to_local_when_no_server(root, capsys):
     job_path.write_text(json.dumps(spatialize_job(root, root / "out")))
     assert main(["send", str(job_path), "--port", "9", "--json"]) == 0  # port 9 (discard): nobody answers
     assert json.loads(capsys.readouterr().out)["state"] == "done"
+
+
+def test_serve_command_runs_as_a_process(root):
+    import re
+    import select
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "stereofoley.cli", "serve", "--port", "0", "--no-preview",
+                             "--root", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "serve printed nothing within 30 s"
+        line = proc.stdout.readline()
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
+        with OscClient("127.0.0.1", port) as client:
+            assert client.ping(5.0) == __version__
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -106,6 +106,8 @@ def test_loss_and_reordering_are_concealed_without_clicks():
     # The stated bound (module docstring): steps ≤ signal's max step + 2·peak/fade_frames.
     bound = max_step(audio) + 2 * 0.5 / DEFAULT_FADE_FRAMES
     assert max_step(out) <= bound + 1e-6, (max_step(out), bound)
+    print(f"stream: {lost}/{len(body)} packets lost, {got.stats.reordered} reordered, max step {max_step(out):.4f} "
+          f"(signal {max_step(audio):.4f}, bound {bound:.4f})")
     # The bound means something: plain zero-filling of the same gaps would click far above it.
     zero_filled = audio.copy()
     zero_filled[:, np.all(out == 0, axis=0)] = 0
