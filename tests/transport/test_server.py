@@ -71,16 +71,28 @@ def test_job_over_osc_equals_cli_bytes_with_ordered_progress(server, root):
         assert Path(result["wav"]).read_bytes() == cli_render(root, job["items"][i], f"cli{i}.wav")
 
 
-def test_two_concurrent_jobs(server, root):
+def test_two_concurrent_jobs(server, root, monkeypatch):
+    # Each job's first item waits at a two-party barrier: both jobs can only finish if the pool runs them at the
+    # same time (a serial pool would break the barrier after 20 s and fail both jobs).
+    import threading
+
+    import stereofoley.jobs as jobs
+
+    barrier = threading.Barrier(2, timeout=20.0)
+    real_item = jobs._spatialize_item
+
+    def item_meeting_the_other_job(item, job, settings):
+        if item.id.endswith("0"):
+            barrier.wait()
+        return real_item(item, job, settings)
+
+    monkeypatch.setattr(jobs, "_spatialize_item", item_meeting_the_other_job)
     a = spatialize_job(root, root / "a", n_items=3, seconds=1.0)
     b = spatialize_job(root, root / "b", n_items=3, seconds=1.0)
     with OscClient(*server.address) as client:
         ids = [submit(client, a), submit(client, b)]
-        messages = collect(client, set(ids))
-    order = [(m.args[0], m.args[3] if m.address.endswith("progress") else "DONE") for m in messages]
-    first_done = next(i for i, (_, state) in enumerate(order) if state == "DONE")
-    running_before = {job for job, state in order[:first_done] if state == "running"}
-    assert running_before == set(ids), "both jobs should be running before either finishes"
+        collect(client, set(ids))
+    assert not barrier.broken
     for job_id, job in zip(ids, (a, b)):
         status = server._pool.status(job_id)
         assert status["state"] == "done"
