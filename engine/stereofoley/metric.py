@@ -28,6 +28,7 @@ from .errors import InvalidAudio, InvalidParameter
 from .spatial import distance_gain
 from .trajectory import Trajectory
 
+ESTIMATORS = ("primary", "ild", "index")
 _TINY = 1e-20  # energy below which a window or a time–frequency bin carries no information
 
 
@@ -40,6 +41,7 @@ class MetricSettings:
     undecided_pan: float = 0.01  # an audio window with |pan| below this has no direction (counts half)
     near_mono_side_db: float = -20.0  # side/mid energy ratio at or below which the audio is "near mono"
     min_level_range_db: float = 3.0  # level–distance agreement needs this much expected level variation
+    estimator: str = "primary"  # the audio position scored: "primary" (reverberation-robust), "ild" or "index"
     itd: bool = False  # also estimate a GCC-PHAT time difference per window
     max_itd_ms: float = 1.0  # GCC-PHAT search range (± ms)
     hfov_deg: float = 60.0  # camera field of view: converts pan errors to degrees
@@ -58,6 +60,8 @@ class MetricSettings:
             "hfov_deg": (self.hfov_deg, 1.0, 179.0, "degrees"),
             "stereo_width": (self.stereo_width, 0.01, 1.0, ""),
         }
+        if self.estimator not in ESTIMATORS:
+            raise InvalidParameter(f"estimator={self.estimator!r} is not allowed; choose one of {', '.join(ESTIMATORS)}")
         for name, (value, low, high, unit) in checks.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
                 raise InvalidParameter(f"{name}={value!r} is outside [{low}, {high}] {unit}".rstrip())
@@ -105,6 +109,9 @@ class AudioAnalysis:
     inter_channel_correlation: float  # over the whole signal
     side_to_mid_db: float  # 10·log10(E_side / E_mid), side = (L − R)/2, mid = (L + R)/2
     is_near_mono: bool
+
+    def pan(self, estimator: str) -> np.ndarray:
+        return {"primary": self.pan_primary, "ild": self.pan_ild, "index": self.pan_index}[estimator]
 
     def active(self, silence_db: float) -> np.ndarray:
         """Windows within silence_db of the loudest window (and not digitally silent)."""
@@ -227,8 +234,10 @@ def window_panning_index(left: np.ndarray, right: np.ndarray, fft_size: int) -> 
     # R/L = tan θ; θ = atan2(b, a) with (a, b) ∝ (2|Φ_LR|, λ₁ − Φ_LL) — the same r, finite for hard-panned bins.
     theta = np.arctan2(primary + diff, 2.0 * phi_lr)
     theta = np.where(phi_lr > _TINY, theta, np.where(diff > 0, math.pi / 2.0, 0.0))
-    weight_sum = float(primary.sum())
-    primary_pan = float(((4.0 / math.pi) * theta - 1.0) @ primary / weight_sum) if weight_sum > _TINY else 0.0
+    # Sum the primary energy per channel over bins, then invert the pan law once: a window with two sources in
+    # different bins reads as the pan of their summed channel energies, as the expected position is defined.
+    direct_l, direct_r = float(primary @ np.cos(theta) ** 2), float(primary @ np.sin(theta) ** 2)
+    primary_pan = (4.0 / math.pi) * math.atan2(math.sqrt(direct_r), math.sqrt(direct_l)) - 1.0 if direct_l + direct_r > _TINY else 0.0
     return index, index_pan, primary_pan
 
 
@@ -281,16 +290,18 @@ class ExpectedPosition:
 def expected_position(
     objects: Sequence[ExpectedObject], window_times_s: np.ndarray, window_s: float, settings: SpatialSettings = SpatialSettings()
 ) -> ExpectedPosition:
-    """Weighted expected pan per window: Σ wᵢ·panᵢ / Σ wᵢ with wᵢ = weightᵢ · gᵢ(distance)² · 10^(gain_dbᵢ/10) · Eᵢ.
+    """Expected pan per window: the pan of the expected channel energies under the constant-power law,
+    E_L = Σ wᵢ·cos²θᵢ, E_R = Σ wᵢ·sin²θᵢ (θᵢ = (panᵢ + 1)·π/4), pan = (4/π)·atan(√(E_R/E_L)) − 1, with
+    wᵢ = weightᵢ · gᵢ(distance)² · 10^(gain_dbᵢ/10) · Eᵢ. One object gives its own pan.
 
-    Each quantity is averaged over 8 points inside the window. gᵢ is the renderer's distance law and Eᵢ the
-    object's source energy in the window (1 if the source is unknown). level_db is 10·log10(Σ wᵢ).
+    Each quantity is taken at 8 points inside the window. gᵢ is the renderer's distance law and Eᵢ the
+    object's source energy in the window (1 if the source is unknown). level_db is 10·log10(mean Σ wᵢ).
     """
     t = np.asarray(window_times_s, dtype=np.float64)
     offsets = (np.arange(8) + 0.5) / 8.0 - 0.5
     sub = t[:, None] + offsets[None, :] * window_s  # (windows, 8)
-    num = np.zeros(t.size)
-    den = np.zeros(t.size)
+    energy_l = np.zeros(t.size)
+    energy_r = np.zeros(t.size)
     for obj in objects:
         traj = obj.trajectory
         pan = np.interp(sub, traj.times_s, traj.pan)
@@ -305,11 +316,13 @@ def expected_position(
         w = obj.weight * energy * inside
         if obj.source is not None:
             w = w * _window_energy(np.asarray(obj.source, dtype=np.float64), obj.source_rate_hz, t, window_s)[:, None]
-        num += (w * pan).sum(axis=1)
-        den += w.sum(axis=1)
+        theta = (np.clip(pan, -1.0, 1.0) + 1.0) * (math.pi / 4.0)
+        energy_l += (w * np.cos(theta) ** 2).sum(axis=1)
+        energy_r += (w * np.sin(theta) ** 2).sum(axis=1)
+    den = energy_l + energy_r
     present = den > _TINY
     with np.errstate(invalid="ignore", divide="ignore"):
-        pan_mean = np.where(present, num / np.where(present, den, 1.0), 0.0)
+        pan_mean = np.where(present, (4.0 / math.pi) * np.arctan2(np.sqrt(energy_r), np.sqrt(energy_l)) - 1.0, 0.0)
         level = np.where(present, 10.0 * np.log10(np.maximum(den, _TINY) / 8.0), -np.inf)
     return ExpectedPosition(times_s=t, pan=pan_mean, level_db=level, present=present)
 
@@ -360,11 +373,13 @@ class Score:
     level_distance_slope: float | None  # audio dB per expected dB (1 for the free-field distance law)
     scored_windows: int
     window_s: float
+    estimator: str
     inter_channel_correlation: float
     side_to_mid_db: float
     is_near_mono: bool
-    ild_position_correlation: float  # the same correlation with the broadband ILD position
-    index_position_correlation: float  # ... and with the Avendano–Jot index position
+    ild_position_correlation: float  # the position correlation with each audio estimator
+    index_position_correlation: float
+    primary_position_correlation: float
     details: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
@@ -424,7 +439,7 @@ def score(audio: AudioAnalysis, expected: ExpectedPosition, settings: MetricSett
     if audio.times_s.shape != expected.times_s.shape:
         raise InvalidParameter(f"audio has {audio.times_s.size} windows, the expected position {expected.times_s.size}")
     scored = audio.active(settings.silence_db) & expected.present
-    a_pan, e_pan = audio.pan_primary[scored], expected.pan[scored]
+    a_pan, e_pan = audio.pan(settings.estimator)[scored], expected.pan[scored]
     mae = float(np.mean(np.abs(a_pan - e_pan))) if a_pan.size else math.nan
     deg = azimuth_from_pan(np.abs(a_pan - e_pan), settings.hfov_deg, settings.stereo_width)
     agreement, chance, judged = direction_scores(a_pan, e_pan, settings.off_centre_pan, settings.undecided_pan)
@@ -440,11 +455,13 @@ def score(audio: AudioAnalysis, expected: ExpectedPosition, settings: MetricSett
         level_distance_slope=slope,
         scored_windows=int(scored.sum()),
         window_s=settings.window_s,
+        estimator=settings.estimator,
         inter_channel_correlation=audio.inter_channel_correlation,
         side_to_mid_db=audio.side_to_mid_db,
         is_near_mono=audio.is_near_mono,
         ild_position_correlation=pearson(audio.pan_ild[scored], e_pan),
         index_position_correlation=pearson(audio.pan_index[scored], e_pan),
+        primary_position_correlation=pearson(audio.pan_primary[scored], e_pan),
     )
 
 

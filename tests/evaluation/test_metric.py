@@ -118,10 +118,15 @@ def test_expected_position_weights_by_energy_by_hand():
     near = ExpectedObject(Trajectory.constant(pan=-0.5, distance_m=1.0))
     far = ExpectedObject(Trajectory.constant(pan=1.0, distance_m=2.0))  # 1/r law: a quarter of the energy
     e = expected_position([near, far], np.array([0.05, 0.15]), 0.1)
-    np.testing.assert_allclose(e.pan, (-0.5 * 1 + 1.0 * 0.25) / 1.25)
+    # θ = (pan + 1)·π/4: near θ = π/8 -> E_L = cos²(π/8) = 0.853553, E_R = sin²(π/8) = 0.146447; far θ = π/2 -> E_R += 0.25.
+    pan = 4 / math.pi * math.atan(math.sqrt((0.1464466 + 0.25) / 0.8535534)) - 1  # = -0.2386
+    np.testing.assert_allclose(e.pan, pan, atol=1e-6)
     np.testing.assert_allclose(e.level_db, 10 * math.log10(1.25))
-    louder = ExpectedObject(Trajectory.constant(pan=1.0, distance_m=2.0, gain_db=20 * math.log10(2.0)))
-    assert expected_position([near, louder], np.array([0.05]), 0.1).pan[0] == pytest.approx(0.25)
+    # One object alone gives its own pan; two equal objects at ±p give the centre.
+    assert expected_position([far], np.array([0.05]), 0.1).pan[0] == pytest.approx(1.0)
+    left = ExpectedObject(Trajectory.constant(pan=-0.7, distance_m=2.0, gain_db=20 * math.log10(2.0)))
+    right = ExpectedObject(Trajectory.constant(pan=0.7, distance_m=1.0))
+    assert expected_position([left, right], np.array([0.05]), 0.1).pan[0] == pytest.approx(0.0, abs=1e-12)
     # Outside its presence interval an object does not count; with nothing present the window is not scored.
     late = ExpectedObject(Trajectory.constant(pan=1.0), present_from_s=1.0)
     e = expected_position([late], np.array([0.05, 2.0]), 0.1)
@@ -166,7 +171,7 @@ T = np.linspace(0.0, 4.0, 41)
 CASES = {
     "pass_by": [Trajectory(times_s=T, pan=np.clip(np.degrees(np.arctan2(2 * (T - 2), 2.5)) / 30, -1, 1),
                            distance_m=np.hypot(2 * (T - 2), 2.5), gain_db=np.zeros_like(T))],
-    "swing": [Trajectory(times_s=T, pan=0.9 * np.sin(2 * np.pi * T / 4), distance_m=3 + 2 * np.cos(2 * np.pi * T / 4),
+    "swing": [Trajectory(times_s=T, pan=0.9 * np.sin(2 * np.pi * T / 4), distance_m=2.5 + 1.5 * np.cos(2 * np.pi * T / 4),
                          gain_db=np.zeros_like(T))],
     "two_objects": [
         Trajectory(times_s=T, pan=np.linspace(-0.9, 0.9, T.size), distance_m=np.full_like(T, 2.0), gain_db=np.zeros_like(T)),
@@ -184,7 +189,7 @@ def _render(case, preset_name):
     return mix, objects, settings
 
 
-@pytest.mark.parametrize("preset_name", ["natural", "dry", "wide"])
+@pytest.mark.parametrize("preset_name", ["natural", "dry", "wide", "cinematic"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_our_renders_score_high_mono_at_chance_swapped_negative(case, preset_name):
     mix, objects, settings = _render(case, preset_name)
