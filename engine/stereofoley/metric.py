@@ -17,7 +17,7 @@ Pure functions on numpy arrays; a stereo signal is float (2, n) at any sample ra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -380,12 +380,10 @@ class Score:
     ild_position_correlation: float  # the position correlation with each audio estimator
     index_position_correlation: float
     primary_position_correlation: float
-    details: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "details"}
-        out = {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in out.items()}
-        return out | ({"details": self.details} if self.details else {})
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in out.items()}
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
