@@ -211,11 +211,16 @@ def test_our_renders_score_high_mono_at_chance_swapped_negative(case, preset_nam
 
 
 def test_near_mono_with_independent_dither_is_still_at_chance():
+    # With independent dither the per-window position is noise: one draw over ~40 windows scatters by about
+    # 1/√40 ≈ 0.16, so "at chance" is judged on the mean over several dither draws (no systematic correlation).
     mix, objects, settings = _render("swing", "natural")
-    mono = np.vstack([mix.mean(axis=0)] * 2) + 1e-4 * np.random.default_rng(9).standard_normal((2, N))
-    s = score_audio(mono, 48000, objects, spatial=settings)
-    assert s.is_near_mono
-    assert abs(s.position_correlation) <= 0.1
+    correlations = []
+    for seed in range(8):
+        mono = np.vstack([mix.mean(axis=0)] * 2) + 1e-4 * np.random.default_rng(seed).standard_normal((2, N))
+        s = score_audio(mono, 48000, objects, spatial=settings)
+        assert s.is_near_mono
+        correlations.append(s.position_correlation)
+    assert abs(float(np.mean(correlations))) <= 0.1, correlations
 
 
 def test_level_follows_distance_in_a_dry_render():
