@@ -42,3 +42,7 @@ class UnsupportedTimeline(StereoFoleyError, ValueError):
 
 class InvalidOscMessage(StereoFoleyError, ValueError):
     """An OSC datagram that is malformed, too large, of the wrong types, or not allowed."""
+
+
+class TimelineNotFound(UnsupportedTimeline, FileNotFoundError):
+    """A timeline file that does not exist."""
