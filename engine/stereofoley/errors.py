@@ -44,5 +44,13 @@ class InvalidOscMessage(StereoFoleyError, ValueError):
     """An OSC datagram that is malformed, too large, of the wrong types, or not allowed."""
 
 
+class InvalidMedia(StereoFoleyError, ValueError):
+    """A media file that cannot be decoded, has no video stream, or a range outside it."""
+
+
+class MissingWeights(StereoFoleyError, FileNotFoundError):
+    """Detector weights that are not on disk (nothing is downloaded at run time)."""
+
+
 class TimelineNotFound(UnsupportedTimeline, FileNotFoundError):
     """A timeline file that does not exist."""
