@@ -9,6 +9,8 @@ editing session:
   - "StereoFoley object N": the N-th sounding object of every clip, its mono source with editable Volume
     (VOLENV2, linear amplitude 0..2) and Pan (PANENV2) envelopes from the clip's automation curves (muted:
     unmute these and mute the mix to work from the objects).
+  Where selected clips overlap, the OTIO result has lanes "StereoFoley 2", ...; each lane gets its own mix and
+  object tracks ("StereoFoley 2 mix", "StereoFoley 2 object 1"), since one envelope cannot serve two clips.
 Other timelines are written track for track (top-level clips only; nested stacks are noted, not expanded).
 
 REAPER stores pan envelope points with the opposite sign to its pan knob (+1 is hard left in the chunk);
@@ -66,15 +68,10 @@ def write_to_file(input_otio: otio.schema.Timeline, filepath: str) -> None:
 
 
 def _write_foley_session(out: "_Writer", tracks: list[otio.schema.Track]) -> None:
-    placed = []  # (record_start_s, duration_s, clip)
-    for track in tracks:
-        for clip, start, duration in _placed_clips(track):
-            placed.append((start, duration, clip))
-    placed.sort(key=lambda p: p[0])
-
+    lanes = [(track.name, sorted(_placed_clips(track), key=lambda p: p[1])) for track in tracks]
     out.open("TRACK")
     out.line("NAME", _q("Picture"))
-    for start, duration, clip in placed:
+    for clip, start, duration in sorted((p for _, placed in lanes for p in placed), key=lambda p: p[1]):
         picture = clip.metadata.get(_KEY, {}).get("picture")
         if not picture:
             continue
@@ -83,33 +80,33 @@ def _write_foley_session(out: "_Writer", tracks: list[otio.schema.Track]) -> Non
               offset_s=float(picture["media_start_s"]), playrate=speed if speed > 0 else None)
     out.close()
 
-    out.open("TRACK")
-    out.line("NAME", _q("StereoFoley mix"))
-    for start, duration, clip in placed:
-        _item(out, start, duration, _path(clip), "WAVE", name=clip.name)
-    out.close()
-
-    n_objects = max((len(c.metadata.get(_KEY, {}).get("objects", [])) for _, _, c in placed), default=0)
-    for k in range(n_objects):
-        volume, pan, items = [], [], []
-        for start, duration, clip in placed:
-            objects = clip.metadata[_KEY].get("objects", [])
-            if k >= len(objects):
-                continue
-            obj = objects[k]
-            curves = obj.get("curves", {})
-            volume += [(start + float(t), envelope_volume(float(v))) for t, v in curves.get("gain_db", [])]
-            pan += [(start + float(t), envelope_pan(float(v))) for t, v in curves.get("pan", [])]
-            if obj.get("source_wav"):
-                items.append((start, duration, str(obj["source_wav"]), f"{clip.name}: {obj.get('name')} ({obj.get('class')})"))
+    for lane_name, placed in lanes:  # lanes exist only where clips overlap; one envelope cannot hold two clips
         out.open("TRACK")
-        out.line("NAME", _q(f"StereoFoley object {k + 1}"))
-        out.line("MUTESOLO", "1", "0", "0")
-        _envelope(out, "VOLENV2", volume)
-        _envelope(out, "PANENV2", pan)
-        for start, duration, path, name in items:
-            _item(out, start, duration, path, "WAVE", name=name)
+        out.line("NAME", _q(f"{lane_name} mix"))
+        for clip, start, duration in placed:
+            _item(out, start, duration, _path(clip), "WAVE", name=clip.name)
         out.close()
+        n_objects = max((len(c.metadata.get(_KEY, {}).get("objects", [])) for c, _, _ in placed), default=0)
+        for k in range(n_objects):
+            volume, pan, items = [], [], []
+            for clip, start, duration in placed:
+                objects = clip.metadata[_KEY].get("objects", [])
+                if k >= len(objects):
+                    continue
+                obj = objects[k]
+                curves = obj.get("curves", {})
+                volume += [(start + float(t), envelope_volume(float(v))) for t, v in curves.get("gain_db", [])]
+                pan += [(start + float(t), envelope_pan(float(v))) for t, v in curves.get("pan", [])]
+                if obj.get("source_wav"):
+                    items.append((start, duration, str(obj["source_wav"]), f"{clip.name}: {obj.get('name')} ({obj.get('class')})"))
+            out.open("TRACK")
+            out.line("NAME", _q(f"{lane_name} object {k + 1}"))
+            out.line("MUTESOLO", "1", "0", "0")
+            _envelope(out, "VOLENV2", volume)
+            _envelope(out, "PANENV2", pan)
+            for start, duration, path, name in items:
+                _item(out, start, duration, path, "WAVE", name=name)
+            out.close()
 
 
 def envelope_volume(gain_db: float) -> float:
@@ -132,8 +129,8 @@ def _envelope(out: "_Writer", tag: str, points: list[tuple[float, float]]) -> No
     out.line("ARM", "0")
     out.line("DEFSHAPE", "0", "-1", "-1")
     last = -math.inf
-    for t, v in sorted(points, key=lambda p: p[0]):
-        if t <= last:  # two clips' points at one instant: the later clip's point wins, nudged by 1 us
+    for t, v in points:  # in clip order, each clip's points in time order
+        if t <= last:  # where one clip ends and the next starts (float sums may even cross): nudge by 1 us
             t = last + 1e-6
         out.line("PT", _num(t), _num(v), "0")
         last = t

@@ -158,7 +158,11 @@ def _flat_for_xml(timeline: otio.schema.Timeline, pictures: Sequence) -> otio.sc
         media_rate = p.clip.trimmed_range().duration.rate
         start, _ = p.media_range_s()
         source = otio.opentime.TimeRange(rational(start, media_rate), rational(p.record_duration_s, rate))
-        video.append(otio.schema.Clip(name=p.name, media_reference=copy.deepcopy(p.clip.media_reference), source_range=source))
+        reference = copy.deepcopy(p.clip.media_reference)
+        if getattr(reference, "available_range", True) is None:  # the XML writer needs the file's extent
+            _, end = p.media_range_s(with_handles=True)
+            reference.available_range = time_range(Fraction(0), end, media_rate)
+        video.append(otio.schema.Clip(name=p.name, media_reference=reference, source_range=source))
         position = p.record_end_s
     flat.tracks.append(video)
     for track in timeline.tracks:

@@ -19,7 +19,7 @@ import opentimelineio as otio
 
 from .. import SAMPLE_RATE_HZ, __version__
 from ..audio import write_wav
-from ..automation import curves_for
+from ..automation import Curve, curves_for
 from ..config import SpatialSettings
 from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
@@ -76,7 +76,7 @@ class RenderOptions:
     detector: str = "auto"
     weights: str | None = None
     max_objects: int = 4
-    sources: str = "synth"
+    sources: str = "neutral"  # "neutral" (pipeline default) or a stereofoley.sources spec
     stems: bool = True  # write each object's mono source (the REAPER project needs them)
     overwrite: bool = False
     write_xml: bool = True
@@ -224,9 +224,7 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
         curves = curves_for(obj.trajectory, options.settings)
         entry: dict[str, Any] = {"name": obj.name, "class": obj.class_name, "curves": {}}
         for key, error in (("pan", PAN_CURVE_MAX_ERROR), ("gain_db", GAIN_CURVE_MAX_ERROR_DB)):
-            curve = curves[key].simplified(error)
-            entry["curves"][key] = [[t - head_s, v] for t, v in curve.to_json() if -1e-9 <= t - head_s <= n / SAMPLE_RATE_HZ + 1e-9] \
-                or [[0.0, float(curve.value_at(head_s))]]
+            entry["curves"][key] = record_curve(curves[key], head_s, n / SAMPLE_RATE_HZ).simplified(error).to_json()
         if options.stems:
             stem_path = wav.with_name(f"{wav.stem}.obj{k + 1}.wav")
             write_wav(stem_path, np.asarray(obj.source, dtype=np.float32)[None, trim], subtype=options.settings.output_subtype,
@@ -265,6 +263,16 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
     }
     name = f"{c.name} (StereoFoley)"
     return FoleyClip(c.id, name, c.record_start_s, c.record_end_s, wav, metadata), summary
+
+
+def record_curve(curve: Curve, offset_s: float, duration_s: float) -> Curve:
+    """A curve over the request's audio -> the record window [0, duration_s]: shifted by the head handle,
+    cut at both ends with interpolated end points."""
+    t = curve.times_s - offset_s
+    inside = (t > 0) & (t < duration_s)
+    times = np.concatenate([[0.0], t[inside], [duration_s]])
+    values = np.concatenate([[curve.value_at(offset_s)], curve.values[inside], [curve.value_at(offset_s + duration_s)]])
+    return Curve(times, values)
 
 
 def _rpp_text(timeline: otio.schema.Timeline) -> str:
