@@ -12,7 +12,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from stereofoley.timeline import ClipAudio, ObjectAudio, picture_clips, read_timeline
+from stereofoley.timeline import ClipAudio, ObjectAudio, picture_clips
 from stereofoley.timeline.media import file_offset_s
 from stereofoley.trajectory import Trajectory
 

@@ -1,8 +1,6 @@
 """Media resolution: file URLs (Windows and POSIX), plain and relative paths, remaps, search roots, and the
 references that name no media."""
 
-from pathlib import Path
-
 import opentimelineio as otio
 import pytest
 

@@ -7,7 +7,6 @@ reason); 1 error (unreadable timeline, unknown format, nothing selected, no clip
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 

@@ -7,11 +7,9 @@ search folders (--media-root), tried in that order after the path itself.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Sequence
 
 import opentimelineio as otio
 from opentimelineio import url_utils

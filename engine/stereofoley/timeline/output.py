@@ -24,7 +24,7 @@ import soundfile as sf
 from opentimelineio import url_utils
 
 from .. import SAMPLE_RATE_HZ
-from ..errors import InvalidAudio, InvalidParameter, UnsupportedTimeline
+from ..errors import InvalidAudio, InvalidParameter
 from ..files import atomic_output, write_text_atomic
 from .timemap import rational, seconds, time_range
 

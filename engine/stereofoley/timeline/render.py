@@ -7,12 +7,13 @@ tests pass their own to see exactly which media seconds each clip asks for.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import opentimelineio as otio
@@ -183,8 +184,6 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
             "total_s": round(t_written - t_start, 4),
         },
     }
-    import json
-
     write_text_atomic(outputs["report"], json.dumps(report, indent=2), overwrite=options.overwrite)
     if progress:
         progress(1.0, "done")
