@@ -29,6 +29,7 @@ COMMANDS = {
     "serve": "serve",
     "send": "send",
     "monitor": "monitor",
+    "render": "render",
 }
 
 

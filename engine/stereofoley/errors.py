@@ -66,3 +66,7 @@ class JobCancelled(StereoFoleyError):
 
 class NoAudioDevice(StereoFoleyError, RuntimeError):
     """No usable sound card or JACK server for real-time playback."""
+
+
+class TimelineNotFound(UnsupportedTimeline, FileNotFoundError):
+    """A timeline file that does not exist."""
