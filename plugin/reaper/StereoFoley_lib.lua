@@ -15,6 +15,7 @@ M.STALL_TIMEOUT_S = 600 -- give up when the status file has not changed for this
 -- envelope value = PAN_ENVELOPE_SIGN * engine pan. Checked against REAPER's documentation only (docs/hosts.md).
 M.PAN_ENVELOPE_SIGN = -1
 M.MAX_VOLUME_ENVELOPE_GAIN = 2.0 -- +6 dB, the top of REAPER's volume envelope
+M.MAX_GAIN_STEP_DB = 1.0 -- largest dB change between two volume envelope points (see write_envelope)
 
 local ACTION_SHOW_VOLUME_ENVELOPE = 40406 -- Track: Toggle track volume envelope visible
 local ACTION_SHOW_PAN_ENVELOPE = 40407 -- Track: Toggle track pan envelope visible
@@ -353,12 +354,26 @@ function M.track_envelope(track, name, action)
 end
 
 -- Curve points [[t, v], ...] (seconds from the clip start) to envelope points in project time.
-function M.write_envelope(env, points, item, convert)
+-- Segments whose values differ by more than max_step get evenly spaced extra points on the curve: a gain
+-- curve is linear in dB while REAPER's volume envelope is linear in its own (amplitude) domain, and 1 dB
+-- steps keep the difference under 0.02 dB.
+function M.write_envelope(env, points, item, convert, max_step)
   local t0, t1 = item.position_s, item.position_s + item.length_s
   reaper.DeleteEnvelopePointRange(env, t0, t1 + 1e-9)
-  for _, p in ipairs(points) do
-    local t = t0 + p[1] / item.playrate
-    if t <= t1 + 1e-9 then reaper.InsertEnvelopePoint(env, t, convert(p[2]), 0, 0, false, true) end
+  local function insert(t_clip, v)
+    local t = t0 + t_clip / item.playrate
+    if t <= t1 + 1e-9 then reaper.InsertEnvelopePoint(env, t, convert(v), 0, 0, false, true) end
+  end
+  for i, p in ipairs(points) do
+    local prev = points[i - 1]
+    if prev and max_step then
+      local steps = math.ceil(math.abs(p[2] - prev[2]) / max_step)
+      for k = 1, steps - 1 do
+        local f = k / steps
+        insert(prev[1] + f * (p[1] - prev[1]), prev[2] + f * (p[2] - prev[2]))
+      end
+    end
+    insert(p[1], p[2])
   end
   reaper.Envelope_SortPoints(env)
 end
@@ -377,7 +392,7 @@ function M.place_objects(result, item, log)
         local mode = reaper.GetEnvelopeScalingMode(env)
         M.write_envelope(env, curves.gain_db, item, function(db)
           return reaper.ScaleToEnvelopeMode(mode, math.min(10 ^ (db / 20), M.MAX_VOLUME_ENVELOPE_GAIN))
-        end)
+        end, M.MAX_GAIN_STEP_DB)
       end
       if curves.pan then
         local env = M.track_envelope(track, "Pan", ACTION_SHOW_PAN_ENVELOPE)
