@@ -184,7 +184,7 @@ def place_on_new_track(project, timeline, places: list[dict], log) -> list:
     if not timeline.AddTrack("audio", "stereo"):
         raise SendError("Resolve refused to add a stereo audio track")
     track_index = int(timeline.GetTrackCount("audio"))
-    imported = media_pool.ImportMedia([p["wav"] for p in places]) or []
+    imported = media_pool.ImportMedia(list(dict.fromkeys(p["wav"] for p in places))) or []
     by_path = {os.path.normcase(os.path.abspath(i.GetClipProperty("File Path"))): i for i in imported}
     start = int(timeline.GetStartFrame())
     infos = []
@@ -227,6 +227,7 @@ def send_selected(resolve, *, config: dict, work_dir: Path, log=print, start=sta
     job = build_job(timeline, items, otio_path=otio_path, out_dir=work_dir / "render", config=config)
     job_path, status_path = work_dir / "job.json", work_dir / "status.json"
     write_json_atomic(job_path, job)
+    status_path.unlink(missing_ok=True)  # a stale status from an earlier run must not be mistaken for this one
     process = start(list(config["engine"]) + ["send", str(job_path), "--status-file", str(status_path)])
     status = wait_for_status(status_path, process, poll_interval_s=float(config["poll_interval_s"]), timeout_s=float(config["timeout_s"]), log=log, sleep=sleep)
     if status["state"] in ("failed", "cancelled"):
