@@ -21,6 +21,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 COMMANDS = {
     "spatialize": "spatialize",
     "demo": "demo",
+    "serve": "serve",
+    "send": "send",
+    "monitor": "monitor",
     "install": "install",
 }
 
