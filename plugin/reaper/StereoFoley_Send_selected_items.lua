@@ -21,26 +21,7 @@ local function main()
   local placement = sf.option("placement", "stereo")
   local work_dir, sep = sf.work_dir()
   local out_dir = work_dir .. sep .. "render-" .. os.date("%Y%m%d-%H%M%S")
-  local job = sf.build_job(items, out_dir, placement)
-  local _, status_path = sf.submit(job, work_dir, sep)
-  log(string.format("StereoFoley: sent %d item(s); status in %s\n", #items, status_path))
-
-  local last_pct = -1
-  sf.poll(status_path, function(status)
-    local pct = math.floor((tonumber(status.progress) or 0) * 100 + 0.5)
-    if pct ~= last_pct then
-      last_pct = pct
-      log(string.format("StereoFoley: %s %d%% %s\n", tostring(status.state), pct, status.message or ""))
-    end
-  end, function(status)
-    if status.state == "failed" or status.state == "cancelled" then
-      reaper.ShowMessageBox("The engine stopped: " .. tostring(status.error or status.message or status.state), "StereoFoley", 0)
-      return
-    end
-    local placed, problems = sf.place_results(status, items, placement, log)
-    for _, p in ipairs(problems) do log("StereoFoley: " .. p .. "\n") end
-    log(string.format("StereoFoley: placed %d of %d result(s) (%s)\n", placed, #items, status.state))
-  end)
+  sf.send_job(sf.build_job(items, out_dir, placement), items, placement, work_dir, sep, log)
 end
 
 main()

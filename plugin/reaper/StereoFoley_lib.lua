@@ -429,4 +429,27 @@ function M.place_results(status, items, placement, log)
   return placed, problems
 end
 
+-- The whole round trip: write the job, start the engine, show progress, place the results when done.
+function M.send_job(job, items, placement, work_dir, sep, log)
+  local _, status_path = M.submit(job, work_dir, sep)
+  log(string.format("StereoFoley: sent %d item(s); status in %s\n", #items, status_path))
+  local last_pct = -1
+  M.poll(status_path, function(status)
+    local pct = math.floor((tonumber(status.progress) or 0) * 100 + 0.5)
+    if pct ~= last_pct then
+      last_pct = pct
+      log(string.format("StereoFoley: %s %d%% %s\n", tostring(status.state), pct, status.message or ""))
+    end
+  end, function(status)
+    if status.state == "failed" or status.state == "cancelled" then
+      reaper.ShowMessageBox("The engine stopped: " .. tostring(status.error or status.message or status.state), "StereoFoley", 0)
+      return
+    end
+    local placed, problems = M.place_results(status, items, placement, log)
+    for _, p in ipairs(problems) do log("StereoFoley: " .. p .. "\n") end
+    for _, s in ipairs(status.skipped or {}) do log("StereoFoley: engine skipped " .. tostring(s.name or s.id) .. ": " .. tostring(s.reason) .. "\n") end
+    log(string.format("StereoFoley: placed %d of %d result(s) (%s)\n", placed, #items, status.state))
+  end)
+end
+
 return M

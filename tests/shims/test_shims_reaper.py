@@ -12,8 +12,8 @@ import opentimelineio as otio
 import pytest
 import rpp
 
-from conftest import write_status
-from fake_reaper import PLUGIN_REAPER, ApiMisuse, FakeReaper, fader_scale
+from .conftest import write_status
+from .fake_reaper import PLUGIN_REAPER, ApiMisuse, FakeReaper, fader_scale
 
 SEND = "StereoFoley_Send_selected_items.lua"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-import fake_resolve as fr
-from conftest import write_status
+from . import fake_resolve as fr
+from .conftest import write_status
 
 SCRIPT = Path(__file__).resolve().parents[2] / "plugin" / "resolve" / "StereoFoley_Send_selected_clips.py"
 RATE = 24
