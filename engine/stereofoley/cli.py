@@ -25,6 +25,7 @@ COMMANDS = {
     "send": "send",
     "monitor": "monitor",
     "install": "install",
+    "preview": "preview",
 }
 
 

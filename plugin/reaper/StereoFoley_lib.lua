@@ -264,7 +264,7 @@ function M.build_job(items, out_dir, placement)
       sources = M.option("sources", "synth"),
       detector = M.option("detector", "auto"),
       preset = M.option("preset", "natural"),
-      stems = placement == "objects",
+      stems = placement == "objects" or placement == "live",
     },
   }
 end
@@ -335,14 +335,15 @@ end
 function M.add_item(track, wav, position_s, length_s, playrate, name)
   local item = reaper.AddMediaItemToTrack(track)
   local take = reaper.AddTakeToMediaItem(item)
-  reaper.SetMediaItemTake_Source(take, reaper.PCM_Source_CreateFromFile(wav))
+  local source = reaper.PCM_Source_CreateFromFile(wav)
+  reaper.SetMediaItemTake_Source(take, source)
   reaper.SetMediaItemInfo_Value(item, "D_POSITION", position_s)
   reaper.SetMediaItemInfo_Value(item, "D_LENGTH", length_s)
   reaper.SetMediaItemTakeInfo_Value(take, "D_STARTOFFS", 0)
   reaper.SetMediaItemTakeInfo_Value(take, "D_PLAYRATE", playrate)
   if playrate ~= 1 then reaper.SetMediaItemTakeInfo_Value(take, "B_PPITCH", 1) end
   reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", name, true)
-  return item
+  return item, source
 end
 
 function M.track_envelope(track, name, action)
@@ -378,39 +379,60 @@ function M.write_envelope(env, points, item, convert, max_step)
   reaper.Envelope_SortPoints(env)
 end
 
-function M.place_objects(result, item, log)
-  local placed = 0
+-- Placement modes: "stereo" (the baked mix only), "objects" (plus one track per object with its stem and
+-- Volume/Pan envelopes), "live" (object tracks without envelopes: the live OSC preview moves their faders).
+function M.place_objects(result, item, placement, log)
+  local preview_tracks = M.array()
   for _, obj in ipairs(result.objects or {}) do
     if not obj.stem_wav then
-      log("  " .. item.name .. ": object " .. tostring(obj.name) .. " has no stem; baked stereo only\n")
+      log("StereoFoley: " .. item.name .. ": object " .. tostring(obj.name) .. " has no stem; baked stereo only\n")
     else
       local track = M.find_or_add_track(M.TRACK_NAME .. ": " .. obj.name)
-      M.add_item(track, obj.stem_wav, item.position_s, result.duration_s / item.playrate, item.playrate, obj.name)
+      local _, source = M.add_item(track, obj.stem_wav, item.position_s, result.duration_s / item.playrate, item.playrate, obj.name)
       local curves = obj.curves or {}
-      if curves.gain_db then
-        local env = M.track_envelope(track, "Volume", ACTION_SHOW_VOLUME_ENVELOPE)
-        local mode = reaper.GetEnvelopeScalingMode(env)
-        M.write_envelope(env, curves.gain_db, item, function(db)
-          return reaper.ScaleToEnvelopeMode(mode, math.min(10 ^ (db / 20), M.MAX_VOLUME_ENVELOPE_GAIN))
-        end, M.MAX_GAIN_STEP_DB)
+      if reaper.GetMediaSourceNumChannels(source) ~= 1 then
+        -- A stereo stem already carries its placement: automating it again would pan it twice.
+        log("StereoFoley: " .. item.name .. ": stem of " .. tostring(obj.name) .. " is not mono; no envelopes written\n")
+      elseif placement == "objects" then
+        if curves.gain_db then
+          local env = M.track_envelope(track, "Volume", ACTION_SHOW_VOLUME_ENVELOPE)
+          local mode = reaper.GetEnvelopeScalingMode(env)
+          M.write_envelope(env, curves.gain_db, item, function(db)
+            return reaper.ScaleToEnvelopeMode(mode, math.min(10 ^ (db / 20), M.MAX_VOLUME_ENVELOPE_GAIN))
+          end, M.MAX_GAIN_STEP_DB)
+        end
+        if curves.pan then
+          local env = M.track_envelope(track, "Pan", ACTION_SHOW_PAN_ENVELOPE)
+          M.write_envelope(env, curves.pan, item, function(pan) return M.PAN_ENVELOPE_SIGN * pan end)
+        end
       end
-      if curves.pan then
-        local env = M.track_envelope(track, "Pan", ACTION_SHOW_PAN_ENVELOPE)
-        M.write_envelope(env, curves.pan, item, function(pan) return M.PAN_ENVELOPE_SIGN * pan end)
+      if curves.pan and curves.gain_db then
+        preview_tracks[#preview_tracks + 1] = {
+          track = math.floor(reaper.GetMediaTrackInfo_Value(track, "IP_TRACKNUMBER")),
+          name = obj.name,
+          curves = { pan = M.scale_times(curves.pan, item.playrate), gain_db = M.scale_times(curves.gain_db, item.playrate) },
+        }
       end
-      placed = placed + 1
     end
   end
-  return placed
+  return preview_tracks
 end
 
--- Place every result under the item it came from. Returns the number placed and a list of problems.
+-- Curve times are seconds of clip (media) time; in project time they run playrate times faster.
+function M.scale_times(points, playrate)
+  local out = M.array()
+  for i, p in ipairs(points) do out[i] = M.array({ p[1] / playrate, p[2] }) end
+  return out
+end
+
+-- Place every result under the item it came from. Returns the number placed, a list of problems, and the
+-- live-preview data ({"clips": [...]}, the engine's `preview/load_file` format) for object placements.
 function M.place_results(status, items, placement, log)
   local by_id = {}
   for _, it in ipairs(items) do by_id[it.id] = it end
   reaper.Undo_BeginBlock()
   reaper.PreventUIRefresh(1)
-  local placed, problems = 0, {}
+  local placed, problems, preview = 0, {}, { clips = M.array() }
   local stereo_track = nil
   for _, result in ipairs(status.results or {}) do
     local item = by_id[result.id]
@@ -419,14 +441,22 @@ function M.place_results(status, items, placement, log)
     else
       stereo_track = stereo_track or M.find_or_add_track(M.TRACK_NAME)
       M.add_item(stereo_track, result.wav, item.position_s, result.duration_s / item.playrate, item.playrate, item.name .. " (StereoFoley)")
-      if placement == "objects" then M.place_objects(result, item, log) end
+      if placement == "objects" or placement == "live" then
+        local tracks = M.place_objects(result, item, placement, log)
+        if #tracks > 0 then
+          preview.clips[#preview.clips + 1] = { id = result.id, record_start_s = item.position_s, duration_s = item.length_s, tracks = tracks }
+        end
+      end
       placed = placed + 1
     end
+  end
+  if stereo_track and (placement == "objects" or placement == "live") then
+    reaper.SetMediaTrackInfo_Value(stereo_track, "B_MUTE", 1) -- the object tracks play instead; unmute to compare
   end
   reaper.PreventUIRefresh(-1)
   reaper.UpdateArrange()
   reaper.Undo_EndBlock("StereoFoley: place results", -1)
-  return placed, problems
+  return placed, problems, preview
 end
 
 -- The whole round trip: write the job, start the engine, show progress, place the results when done.
@@ -445,7 +475,12 @@ function M.send_job(job, items, placement, work_dir, sep, log)
       reaper.ShowMessageBox("The engine stopped: " .. tostring(status.error or status.message or status.state), "StereoFoley", 0)
       return
     end
-    local placed, problems = M.place_results(status, items, placement, log)
+    local placed, problems, preview = M.place_results(status, items, placement, log)
+    if #preview.clips > 0 then -- for "StereoFoley: Live preview on/off"
+      local preview_path = work_dir .. sep .. "preview.json"
+      M.write_file_atomic(preview_path, M.json_encode(preview))
+      reaper.SetExtState(M.SECTION, "preview_file", preview_path, false)
+    end
     for _, p in ipairs(problems) do log("StereoFoley: " .. p .. "\n") end
     for _, s in ipairs(status.skipped or {}) do log("StereoFoley: engine skipped " .. tostring(s.name or s.id) .. ": " .. tostring(s.reason) .. "\n") end
     log(string.format("StereoFoley: placed %d of %d result(s) (%s)\n", placed, #items, status.state))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import lupa
+import soundfile
 
 PLUGIN_REAPER = Path(__file__).resolve().parents[2] / "plugin" / "reaper"
 
@@ -36,6 +37,7 @@ class Track:
     selected: bool = False
     envelopes: dict[str, Envelope] = field(default_factory=dict)
     items: list["Item"] = field(default_factory=list)
+    muted: bool = False
     chunk: str | None = None
 
 
@@ -43,6 +45,14 @@ class Track:
 class Source:
     filename: str
     kind: str = "WAVE"
+
+    @property
+    def channels(self) -> int:
+        """Read from the file itself when it exists (as REAPER does), else 0 like an offline source."""
+        try:
+            return soundfile.info(self.filename).channels
+        except (RuntimeError, OSError):
+            return 0
 
 
 @dataclass(eq=False)
@@ -336,6 +346,23 @@ class FakeReaper:
         @fn("GetTrack", "project", "integer")
         def get_track(_proj, index):
             return self.tracks[int(index)] if 0 <= index < len(self.tracks) else None
+
+        @fn("GetMediaSourceNumChannels", "PCM_source")
+        def get_media_source_num_channels(source):
+            return source.channels
+
+        @fn("GetMediaTrackInfo_Value", "MediaTrack", "string")
+        def get_media_track_info_value(track, key):
+            if key != "IP_TRACKNUMBER":
+                raise ApiMisuse(f"unexpected track key {key!r}")
+            return float(self.tracks.index(track) + 1)
+
+        @fn("SetMediaTrackInfo_Value", "MediaTrack", "string", "number")
+        def set_media_track_info_value(track, key, value):
+            if key != "B_MUTE":
+                raise ApiMisuse(f"unexpected track key {key!r}")
+            track.muted = bool(value)
+            return True
 
         @fn("GetTrackName", "MediaTrack")
         def get_track_name(track):

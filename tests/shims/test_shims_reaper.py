@@ -234,13 +234,63 @@ def test_lua_json_round_trips_what_python_writes(host, value):
     assert json.loads(lib.json_encode(lib.json_decode(escaped))) == value
 
 
-def test_live_preview_toggles_state_and_engine(host):
+def test_live_preview_toggles_state_and_engine(host, tmp_path):
     host.run_script("StereoFoley_Live_preview_toggle.lua")
-    assert shlex.split(host.exec_commands[-1]) == ["stereofoley", "preview", "on"]
+    assert not host.exec_commands and "Nothing to preview yet" in host.message_boxes[0]
+
+    preview = tmp_path / "preview dir" / "preview.json"
+    host.extstate[("StereoFoley", "preview_file")] = str(preview)
+    host.run_script("StereoFoley_Live_preview_toggle.lua")
+    assert shlex.split(host.exec_commands[-1]) == ["stereofoley", "preview", "on", str(preview)]
     assert host.extstate[("StereoFoley", "preview")] == "1" and host.toggle_states[(0, 54321)] == 1
     host.run_script("StereoFoley_Live_preview_toggle.lua")
     assert shlex.split(host.exec_commands[-1]) == ["stereofoley", "preview", "off"]
     assert host.extstate[("StereoFoley", "preview")] == "0" and host.toggle_states[(0, 54321)] == 0
+
+
+@pytest.mark.parametrize("placement", ["objects", "live"])
+def test_object_placements_write_the_engine_preview_file(tmp_path, engine_render, placement):
+    host = FakeReaper(tmp_path / "project")
+    host.extstate[("StereoFoley", "placement")] = placement
+    a, b = two_items(host, tmp_path)
+    host.run_script(SEND)
+    _, _, status_path = sent_paths(host)
+    write_status(status_path, "done", progress=1.0, results=[engine_render.result(a.guid, stems=True, name="car"), engine_render.result(b.guid, stems=True, name="car")])
+    host.run_deferred()
+
+    mix, car = host.track_named("StereoFoley"), host.track_named("StereoFoley: car")
+    assert mix.muted and not car.muted  # the object tracks play; the baked mix stays for comparison
+    assert bool(car.envelopes) == (placement == "objects")
+    path = Path(host.extstate[("StereoFoley", "preview_file")])
+    data = json.loads(path.read_text())
+    # The engine's own parser accepts it (the live preview's input format).
+    from stereofoley.transport.preview import clips_from_json
+
+    clips = clips_from_json(data)
+    assert [c.record_start_s for c in clips] == [a.info["D_POSITION"], b.info["D_POSITION"]]
+    assert [c.duration_s for c in clips] == [a.info["D_LENGTH"], b.info["D_LENGTH"]]
+    for clip, src in zip(clips, (a, b)):
+        (track,) = clip.tracks
+        rate = src.takes[0].info["D_PLAYRATE"]
+        assert track.track == host.tracks.index(car) + 1 and track.name == "car"
+        np.testing.assert_allclose(track.pan.times_s, engine_render.curves["pan"].times_s / rate, atol=1e-12)
+        np.testing.assert_allclose(track.pan.values, engine_render.curves["pan"].values, atol=1e-12)
+        np.testing.assert_allclose(track.gain_db.values, engine_render.curves["gain_db"].values, atol=1e-12)
+
+
+def test_stereo_stems_get_no_envelopes(tmp_path, engine_render):
+    """A stem that already carries its placement (stereo) must not be panned a second time."""
+    host = FakeReaper(tmp_path / "project")
+    host.extstate[("StereoFoley", "placement")] = "objects"
+    a, _ = two_items(host, tmp_path)
+    host.run_script(SEND)
+    _, _, status_path = sent_paths(host)
+    result = engine_render.result(a.guid, stems=True, name="car")
+    result["objects"][0]["stem_wav"] = str(engine_render.wav)  # the stereo render as the "stem"
+    write_status(status_path, "done", progress=1.0, results=[result])
+    host.run_deferred()
+    assert host.track_named("StereoFoley: car").envelopes == {}
+    assert "stem of car is not mono; no envelopes written" in "".join(host.console)
 
 
 # ----------------------------------------------------------------------------------------- import result
