@@ -54,10 +54,15 @@ def load_config(script_dir: Path) -> dict:
 
 # ------------------------------------------------------------------------------------------ selection
 def video_items(timeline) -> list:
-    items = []
+    return [item for _, item in video_items_with_tracks(timeline)]
+
+
+def video_items_with_tracks(timeline) -> list[tuple[int, object]]:
+    """(1-based video track number, item) for every clip on the video tracks."""
+    out = []
     for index in range(1, int(timeline.GetTrackCount("video")) + 1):
-        items.extend(timeline.GetItemListInTrack("video", index) or [])
-    return items
+        out.extend((index, item) for item in timeline.GetItemListInTrack("video", index) or [])
+    return out
 
 
 def _key(item) -> tuple:
@@ -99,19 +104,22 @@ def timeline_rate(timeline) -> float:
 
 
 def build_job(timeline, items, *, otio_path: Path, out_dir: Path, config: dict) -> dict:
-    """A `timeline` job: the exported OTIO plus the chosen clips as record ranges in frames from the
-    timeline's start (half-open), which is how the engine's selection names them independently of Resolve."""
-    start = int(timeline.GetStartFrame())
-    ranges = sorted((int(i.GetStart()) - start, int(i.GetStart()) - start + int(i.GetDuration()), i.GetName()) for i in items)
+    """A `timeline` job: the exported OTIO plus a selection in the engine's terms (every criterion must match):
+    the chosen clips' names, their video tracks, and the record range they span (seconds from the timeline
+    start, [start, end)). Placement later keeps only results that start where a chosen clip starts."""
+    start, rate = int(timeline.GetStartFrame()), timeline_rate(timeline)
+    track_of = {_key(item): number for number, item in video_items_with_tracks(timeline)}
+    first = min(int(i.GetStart()) for i in items) - start
+    last = max(int(i.GetStart()) + int(i.GetDuration()) for i in items) - start
     return {
         "version": 1,
         "kind": "timeline",
         "timeline": str(otio_path),
         "out_dir": str(out_dir),
         "select": {
-            "record_ranges_frames": [[s, e] for s, e, _ in ranges],
-            "names": [n for _, _, n in ranges],
-            "rate": timeline_rate(timeline),
+            "clips": sorted({i.GetName() for i in items}),
+            "tracks": sorted({f"V{track_of[_key(i)]}" for i in items if _key(i) in track_of}),
+            "range_s": [first / rate, last / rate],
         },
         "options": {"sources": config["sources"], "detector": config["detector"], "preset": config["preset"], "stems": False},
     }
@@ -161,32 +169,39 @@ def wait_for_status(status_path: Path, process, *, poll_interval_s: float, timeo
 
 
 # ------------------------------------------------------------------------------------------ placement
-def placements(status: dict, rate: float) -> list[dict]:
-    """[{wav, record_start_frame (from the timeline start), record_duration_frames}] from a status file:
-    the timeline report's clips when present (exact frames), else the results."""
+def placements(status: dict, rate: float, start_frame: int) -> list[dict]:
+    """[{wav, record_frame (absolute, as AppendToTimeline wants), record_duration_frames}] from a status file:
+    the timeline report's clips when present (record_start_s is from the timeline start, so the absolute frame
+    does not depend on how the exported OTIO states its global start), else the results' record_start_frame
+    (absolute, global start included)."""
     report_clips = (status.get("report") or {}).get("clips") or []
-    if report_clips:
-        return [
-            {"wav": c["wav"], "record_start_frame": int(c["record_start_frame"]), "record_duration_frames": int(c["record_duration_frames"])}
-            for c in report_clips
-        ]
     out = []
+    for c in report_clips:
+        if "record_start_s" in c:
+            frame = start_frame + int(round(float(c["record_start_s"]) * rate))
+        else:
+            frame = int(round(float(c["record_start_frame"])))
+        out.append({"wav": c["wav"], "record_frame": frame, "record_duration_frames": int(round(float(c["record_duration_frames"])))})
+    if report_clips:
+        return out
     for r in status.get("results") or []:
         if "record_start_frame" not in r:
             raise SendError(f"result {r.get('id')} has no record_start_frame; cannot place it")
-        out.append({"wav": r["wav"], "record_start_frame": int(r["record_start_frame"]), "record_duration_frames": int(round(float(r["duration_s"]) * rate))})
+        out.append({"wav": r["wav"], "record_frame": int(round(float(r["record_start_frame"]))),
+                    "record_duration_frames": int(round(float(r["duration_s"]) * rate))})
     return out
 
 
 def place_on_new_track(project, timeline, places: list[dict], log) -> list:
     """Import the WAVs and append each on a new stereo audio track at its absolute record frame."""
+    if not places:
+        raise SendError("the engine returned nothing to place")
     media_pool = project.GetMediaPool()
     if not timeline.AddTrack("audio", "stereo"):
         raise SendError("Resolve refused to add a stereo audio track")
     track_index = int(timeline.GetTrackCount("audio"))
     imported = media_pool.ImportMedia(list(dict.fromkeys(p["wav"] for p in places))) or []
     by_path = {os.path.normcase(os.path.abspath(i.GetClipProperty("File Path"))): i for i in imported}
-    start = int(timeline.GetStartFrame())
     infos = []
     for p in places:
         item = by_path.get(os.path.normcase(os.path.abspath(p["wav"])))
@@ -198,7 +213,7 @@ def place_on_new_track(project, timeline, places: list[dict], log) -> list:
             "endFrame": p["record_duration_frames"] - 1,  # inclusive, as Resolve's own scripts use it
             "mediaType": AUDIO,
             "trackIndex": track_index,
-            "recordFrame": start + p["record_start_frame"],  # absolute: includes the timeline's start frame
+            "recordFrame": p["record_frame"],  # absolute: includes the timeline's start frame
         })
     appended = media_pool.AppendToTimeline(infos) or []
     if len(appended) != len(infos):
@@ -241,7 +256,12 @@ def send_selected(resolve, *, config: dict, work_dir: Path, log=print, start=sta
             raise SendError(f"Resolve could not import {out}")
         log(f"StereoFoley: imported timeline {name!r}")
     else:
-        place_on_new_track(project, timeline, placements(status, timeline_rate(timeline)), log)
+        places = placements(status, timeline_rate(timeline), int(timeline.GetStartFrame()))
+        chosen = {int(i.GetStart()) for i in items}
+        extra = [p for p in places if p["record_frame"] not in chosen]
+        for p in extra:
+            log(f"StereoFoley: not placing {p['wav']}: it starts at frame {p['record_frame']}, where no chosen clip starts")
+        place_on_new_track(project, timeline, [p for p in places if p["record_frame"] in chosen], log)
     return status
 
 

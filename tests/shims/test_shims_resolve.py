@@ -42,23 +42,31 @@ def make_timeline(tmp_path: Path, **kw) -> tuple[fr.Timeline, list[fr.TimelineIt
 
 
 class FinishedEngine:
-    """Stands in for the engine process: on start, writes the status a finished `timeline` job would."""
+    """Stands in for the engine process: on start, writes the status a finished `timeline` job would, choosing
+    clips as the engine's selection does (name AND track AND overlapping the record range) and reporting them
+    as the timeline report does (record_start_s from the timeline start; record_start_frame absolute)."""
 
-    def __init__(self, wav: Path, state: str = "done", **status):
-        self.wav, self.state, self.status, self.argv = wav, state, status, None
+    def __init__(self, timeline: fr.Timeline, wav: Path, state: str = "done", **status):
+        self.timeline, self.wav, self.state, self.status, self.argv = timeline, wav, state, status, None
 
     def __call__(self, argv):
         self.argv = argv
         job = json.loads(Path(argv[argv.index("send") + 1]).read_text())
-        Path(job["out_dir"]).mkdir(parents=True, exist_ok=True)
-        wavs = [Path(job["out_dir"]) / f"c{i}.wav" for i in range(len(job["select"]["names"]))]
-        for wav in wavs:
-            wav.write_bytes(self.wav.read_bytes())
-        clips = [
-            {"id": f"c{i}", "name": n, "wav": str(wavs[i]), "record_start_frame": s, "record_duration_frames": e - s, "rate": RATE}
-            for i, ((s, e), n) in enumerate(zip(job["select"]["record_ranges_frames"], job["select"]["names"]))
+        sel = job["select"]
+        a, b = sel["range_s"]
+        chosen = [
+            item for n, track in enumerate(self.timeline.video_tracks, start=1) for item in track
+            if item.name in sel["clips"] and f"V{n}" in sel["tracks"] and (item.start - START) / RATE < b and (item.start + item.duration - START) / RATE > a
         ]
-        report = {"ok": True, "status": "ok", "timeline_out": str(Path(job["out_dir"]) / "Edit 1.stereofoley.otio"), "clips": clips, "skipped": []}
+        out_dir = Path(job["out_dir"])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        clips = []
+        for i, item in enumerate(sorted(chosen, key=lambda x: x.start)):
+            wav = out_dir / f"c{i}.wav"
+            wav.write_bytes(self.wav.read_bytes())
+            clips.append({"id": f"1.{i}", "name": item.name, "wav": str(wav), "record_start_s": (item.start - START) / RATE,
+                          "record_start_frame": float(item.start), "record_duration_frames": item.duration, "rate": RATE})
+        report = {"ok": True, "status": "ok", "timeline_out": str(out_dir / "Edit 1.stereofoley.otio"), "clips": clips, "skipped": []}
         write_status(Path(argv[-1]), self.state, progress=1.0, report=report, **self.status)
         return self
 
@@ -77,7 +85,7 @@ def test_export_job_and_exact_append_clip_infos(send, tmp_path, engine_render):
     timeline, items = make_timeline(tmp_path, selected=[])
     timeline.selected = [items[2], items[0], fr.TimelineItem("dialog", START, 10, "/x/d.wav")]  # an audio clip too
     resolve = fr.Resolve(fr.Project(timeline))
-    engine = FinishedEngine(engine_render.wav)
+    engine = FinishedEngine(timeline, engine_render.wav)
     _, logs = run(send, resolve, tmp_path, engine)
 
     work = tmp_path / "work"
@@ -89,7 +97,7 @@ def test_export_job_and_exact_append_clip_infos(send, tmp_path, engine_render):
     job = json.loads((work / "job.json").read_text())
     assert job == {
         "version": 1, "kind": "timeline", "timeline": str(work / "timeline.otio"), "out_dir": str(work / "render"),
-        "select": {"record_ranges_frames": [[48, 84], [200, 224]], "names": ["car", "title"], "rate": 24.0},
+        "select": {"clips": ["car", "title"], "tracks": ["V1", "V2"], "range_s": [48 / 24, 224 / 24]},
         "options": {"sources": "synth", "detector": "auto", "preset": "natural", "stems": False},
     }
     assert engine.argv == ["stereofoley", "send", str(work / "job.json"), "--status-file", str(work / "status.json")]
@@ -137,7 +145,7 @@ def test_selection_fallbacks(send, tmp_path, case, expected_how, expected_names)
 def test_nothing_selected_is_a_clear_error(send, tmp_path):
     timeline, items = make_timeline(tmp_path)
     items[1].color = ""
-    engine = FinishedEngine(tmp_path / "x.wav")
+    engine = FinishedEngine(timeline, tmp_path / "x.wav")
     with pytest.raises(send.SendError, match="no clips to send"):
         run(send, fr.Resolve(fr.Project(timeline)), tmp_path, engine)
     assert engine.argv is None and not [c for c in timeline.calls if c[0] == "Export"]
@@ -146,24 +154,42 @@ def test_nothing_selected_is_a_clear_error(send, tmp_path):
 def test_timeline_mode_imports_the_result_timeline(send, tmp_path, engine_render):
     timeline, _ = make_timeline(tmp_path)
     resolve = fr.Resolve(fr.Project(timeline))
-    run(send, resolve, tmp_path, FinishedEngine(engine_render.wav), mode="timeline")
+    run(send, resolve, tmp_path, FinishedEngine(timeline, engine_render.wav), mode="timeline")
     pool = resolve.project.media_pool
     assert pool.imported_timelines == [(str(tmp_path / "work" / "render" / "Edit 1.stereofoley.otio"), {"timelineName": "Edit 1 StereoFoley", "importSourceClips": True})]
     assert not pool.appended and ("AddTrack", "audio", "stereo") not in timeline.calls
 
 
-def test_results_without_a_report_use_their_record_frames(send, tmp_path, engine_render):
-    status = {"state": "done", "results": [{"id": "a", "wav": str(engine_render.wav), "duration_s": 1.5, "record_start_frame": 48, "objects": []}]}
-    assert send.placements(status, 24.0) == [{"wav": str(engine_render.wav), "record_start_frame": 48, "record_duration_frames": 36}]
+def test_placement_frames_from_report_or_results(send, engine_render):
+    wav = str(engine_render.wav)
+    # Report clips: relative seconds + the timeline's start frame, whatever the OTIO's global start said.
+    report = {"report": {"clips": [{"wav": wav, "record_start_s": 2.0, "record_start_frame": 48.0, "record_duration_frames": 36}]}}
+    assert send.placements(report, 24.0, START) == [{"wav": wav, "record_frame": START + 48, "record_duration_frames": 36}]
+    # Results alone carry the absolute record_start_frame.
+    status = {"state": "done", "results": [{"id": "a", "wav": wav, "duration_s": 1.5, "record_start_frame": START + 48.0, "objects": []}]}
+    assert send.placements(status, 24.0, START) == [{"wav": wav, "record_frame": START + 48, "record_duration_frames": 36}]
     with pytest.raises(send.SendError, match="no record_start_frame"):
-        send.placements({"results": [{"id": "a", "wav": "x", "duration_s": 1.0}]}, 24.0)
+        send.placements({"results": [{"id": "a", "wav": "x", "duration_s": 1.0}]}, 24.0, START)
+
+
+def test_only_results_under_chosen_clips_are_placed(send, tmp_path, engine_render):
+    """Names, tracks and a range can over-select (a same-named clip in between): that one is not placed."""
+    timeline, items = make_timeline(tmp_path, selected=[])
+    twin = fr.TimelineItem("car", START + 90, 12, str(tmp_path / "car2.mp4"))
+    timeline.video_tracks[0].append(twin)
+    timeline.selected = [items[0], items[2]]
+    resolve = fr.Resolve(fr.Project(timeline))
+    _, logs = run(send, resolve, tmp_path, FinishedEngine(timeline, engine_render.wav))
+    (infos,) = resolve.project.media_pool.appended
+    assert [i["recordFrame"] for i in infos] == [START + 48, START + 200]
+    assert any(f"starts at frame {START + 90}" in line for line in logs)
 
 
 def test_engine_failure_and_crash_are_reported(send, tmp_path, engine_render):
     timeline, _ = make_timeline(tmp_path)
     resolve = fr.Resolve(fr.Project(timeline))
     with pytest.raises(send.SendError, match=r"stopped \(failed\): MediaNotFound"):
-        run(send, resolve, tmp_path, FinishedEngine(engine_render.wav, "failed", error="MediaNotFound: car.mp4"))
+        run(send, resolve, tmp_path, FinishedEngine(timeline, engine_render.wav, "failed", error="MediaNotFound: car.mp4"))
 
     class Crashed:
         stderr = None
@@ -187,8 +213,7 @@ def test_runs_from_the_scripts_menu_with_a_real_engine_process(tmp_path, monkeyp
     fake_engine.write_text(textwrap.dedent(f"""
         import json, sys
         job = json.load(open(sys.argv[2]))
-        start, end = job["select"]["record_ranges_frames"][0]
-        clip = {{"id": "c0", "wav": {str(engine_render.wav)!r}, "record_start_frame": start, "record_duration_frames": end - start}}
+        clip = {{"id": "c0", "wav": {str(engine_render.wav)!r}, "record_start_s": job["select"]["range_s"][0], "record_duration_frames": 36}}
         json.dump({{"version": 1, "job_id": "j", "state": "done", "progress": 1.0, "results": [], "report": {{"clips": [clip]}}}}, open(sys.argv[4], "w"))
     """))
     monkeypatch.setenv("STEREOFOLEY_ENGINE", f"{sys.executable} {fake_engine}")
