@@ -143,3 +143,23 @@ def test_errors_are_clear(tmp_path, capsys, monkeypatch):
         plugin_dir()
     with pytest.raises(SystemExit):
         cli.main(["install", "cubase"])
+
+
+def test_reapack_index_is_current_and_lists_every_shipped_reaper_file():
+    import importlib.util
+    import xml.etree.ElementTree as ET
+
+    spec = importlib.util.spec_from_file_location("reapack_index", plugin_dir().parent / "installers" / "reapack_index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (plugin_dir() / "reaper" / "index.xml").read_text()
+    assert committed == module.build_index(), "plugin/reaper/index.xml is stale: run installers/reapack_index.py"
+    root = ET.fromstring(committed)
+    sources = root.findall(".//source")
+    listed = [s.get("file") for s in sources]
+    shipped = sorted(Path(src).name for src in SHIPPED["reaper"].values())
+    assert sorted(listed) == shipped  # each once, the .ReaperOSC being the OSC bridge's to ship
+    assert {s.get("file") for s in sources if s.get("main") == "main"} == {
+        "StereoFoley_Send_selected_items.lua", "StereoFoley_Live_preview_toggle.lua", "StereoFoley_Import_result.lua"}
+    for s in sources:
+        assert s.text.endswith("/" + s.get("file")) and s.text.startswith("https://")
