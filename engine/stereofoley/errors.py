@@ -44,6 +44,14 @@ class InvalidOscMessage(StereoFoleyError, ValueError):
     """An OSC datagram that is malformed, too large, of the wrong types, or not allowed."""
 
 
+class InvalidMedia(StereoFoleyError, ValueError):
+    """A media file that cannot be decoded, has no video stream, or a range outside it."""
+
+
+class MissingWeights(StereoFoleyError, FileNotFoundError):
+    """Detector weights that are not on disk (nothing is downloaded at run time)."""
+
+
 class PathNotAllowed(StereoFoleyError, PermissionError):
     """A file path from a message or a job file that lies outside the configured roots (or escapes them)."""
 
