@@ -384,11 +384,14 @@ end
 function M.place_objects(result, item, placement, log)
   local preview_tracks = M.array()
   for _, obj in ipairs(result.objects or {}) do
-    if not obj.stem_wav then
+    -- The object's mono source (`source_wav`, as the timeline report names it) takes the envelopes; a
+    -- `stem_wav` is used when it is all there is.
+    local wav = obj.source_wav or obj.stem_wav
+    if not wav then
       log("StereoFoley: " .. item.name .. ": object " .. tostring(obj.name) .. " has no stem; baked stereo only\n")
     else
       local track = M.find_or_add_track(M.TRACK_NAME .. ": " .. obj.name)
-      local _, source = M.add_item(track, obj.stem_wav, item.position_s, result.duration_s / item.playrate, item.playrate, obj.name)
+      local _, source = M.add_item(track, wav, item.position_s, result.duration_s / item.playrate, item.playrate, obj.name)
       local curves = obj.curves or {}
       if reaper.GetMediaSourceNumChannels(source) ~= 1 then
         -- A stereo stem already carries its placement: automating it again would pan it twice.

@@ -71,3 +71,39 @@ def test_reaper_script_to_real_engine_and_back_frame_exact(tmp_path):
         assert item.info["D_LENGTH"] * rate * SAMPLE_RATE_HZ == n
         assert item.info["D_LENGTH"] == src.info["D_LENGTH"]
         assert item.takes[0].info["D_PLAYRATE"] == rate and item.takes[0].info["D_STARTOFFS"] == 0.0
+
+
+def test_send_selected_items_with_a_real_clips_job(tmp_path):
+    """The Send script itself, unchanged: a generated video of a car passing left to right, the real engine
+    (vision with the motion detector), results placed under the item; object tracks per the stems' format."""
+    from stereofoley import synthetic
+
+    video = tmp_path / "car.mp4"
+    synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0, width=160, height=90, fps=12), video)
+    host = FakeReaper(tmp_path / "project", run_processes=True)
+    host.extstate.update({("StereoFoley", "engine"): f'"{sys.executable}" -m stereofoley.cli',
+                          ("StereoFoley", "detector"): "motion", ("StereoFoley", "placement"): "objects"})
+    item = host.add_media_item(host.add_track("Picture"), str(video), position_s=4.0, length_s=1.0, offset_s=0.5, name="car")
+    host.run_script("StereoFoley_Send_selected_items.lua")
+    deadline = time.monotonic() + 120
+    host.run_deferred(between=lambda: time.sleep(0.01) if time.monotonic() < deadline else None, tick_s=0.01, max_ticks=100_000)
+    (process,) = host.processes
+    assert process.wait(timeout=60) == 0, process.stderr.read().decode()
+    log = "".join(host.console)
+    assert "placed 1 of 1 result(s) (done)" in log, log
+
+    (placed,) = host.track_named("StereoFoley").items
+    assert placed.info["D_POSITION"] == 4.0 and placed.info["D_LENGTH"] == 1.0
+    assert soundfile.info(placed.takes[0].source.filename).frames == SAMPLE_RATE_HZ  # 1.0 s, to the sample
+    status = json.loads(next((tmp_path / "project" / "StereoFoley").glob("status-*.json")).read_text())
+    (result,) = status["results"]
+    assert result["id"] == item.guid and result["objects"]
+    for obj in result["objects"]:
+        track = host.track_named(f"StereoFoley: {obj['name']}")
+        (stem_item,) = track.items
+        assert stem_item.info["D_POSITION"] == 4.0 and stem_item.takes[0].source.filename == obj["stem_wav"]
+        if soundfile.info(obj["stem_wav"]).channels == 1:
+            pan = np.array(obj["curves"]["pan"])
+            np.testing.assert_allclose([p[1] for p in track.envelopes["Pan"].points], -pan[:, 1], atol=1e-12)
+        else:  # the engine's stems are placed renders: the script must not pan them again
+            assert track.envelopes == {} and "is not mono; no envelopes written" in log

@@ -293,6 +293,21 @@ def test_stereo_stems_get_no_envelopes(tmp_path, engine_render):
     assert "stem of car is not mono; no envelopes written" in "".join(host.console)
 
 
+def test_the_mono_source_wav_is_preferred_to_a_stereo_stem(tmp_path, engine_render):
+    host = FakeReaper(tmp_path / "project")
+    host.extstate[("StereoFoley", "placement")] = "objects"
+    a, _ = two_items(host, tmp_path)
+    host.run_script(SEND)
+    _, _, status_path = sent_paths(host)
+    result = engine_render.result(a.guid, name="car")
+    result["objects"][0].update(stem_wav=str(engine_render.wav), source_wav=str(engine_render.stem_wav))
+    write_status(status_path, "done", progress=1.0, results=[result])
+    host.run_deferred()
+    track = host.track_named("StereoFoley: car")
+    assert track.items[0].takes[0].source.filename == str(engine_render.stem_wav)
+    assert len(track.envelopes["Pan"].points) == engine_render.curves["pan"].times_s.size
+
+
 # ----------------------------------------------------------------------------------------- import result
 def _import_module(host: FakeReaper):
     return host.run_script("StereoFoley_Import_result.lua", preamble="STEREOFOLEY_IMPORT_NO_MAIN = true")
