@@ -8,6 +8,7 @@ The job is a `spatialize` job (no vision needed); the Send script's `clips` jobs
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import soundfile
 
 from stereofoley import SAMPLE_RATE_HZ, cli
 from stereofoley.audio import write_wav
+from stereofoley.install import install
 
 from .fake_reaper import PLUGIN_REAPER, FakeReaper
 
@@ -74,17 +76,21 @@ def test_reaper_script_to_real_engine_and_back_frame_exact(tmp_path):
 
 
 def test_send_selected_items_with_a_real_clips_job(tmp_path):
-    """The Send script itself, unchanged: a generated video of a car passing left to right, the real engine
+    """The installed Send script, unchanged: a generated video of a car passing left to right, the real engine
     (vision with the motion detector), results placed under the item; object tracks per the stems' format."""
     from stereofoley import synthetic
 
     video = tmp_path / "car.mp4"
     synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0, width=160, height=90, fps=12), video)
+    # Installed as a user would (`stereofoley install reaper`): the engine command comes from its config file.
+    root, _ = install("reaper", os_name="linux", prefix=tmp_path / "home")
+    script = root / "Scripts" / "StereoFoley" / "StereoFoley_Send_selected_items.lua"
     host = FakeReaper(tmp_path / "project", run_processes=True)
-    host.extstate.update({("StereoFoley", "engine"): f'"{sys.executable}" -m stereofoley.cli',
-                          ("StereoFoley", "detector"): "motion", ("StereoFoley", "placement"): "objects"})
+    host.extstate.update({("StereoFoley", "detector"): "motion", ("StereoFoley", "placement"): "objects"})
     item = host.add_media_item(host.add_track("Picture"), str(video), position_s=4.0, length_s=1.0, offset_s=0.5, name="car")
-    host.run_script("StereoFoley_Send_selected_items.lua")
+    host.script_path = str(script)
+    host.lua.execute(script.read_text())
+    assert shlex.split(host.exec_commands[0])[:3] == [sys.executable, "-m", "stereofoley.cli"]
     deadline = time.monotonic() + 120
     host.run_deferred(between=lambda: time.sleep(0.01) if time.monotonic() < deadline else None, tick_s=0.01, max_ticks=100_000)
     (process,) = host.processes
