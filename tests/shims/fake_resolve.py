@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import types
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import opentimelineio as otio
@@ -212,7 +211,3 @@ def module_for(resolve: Resolve) -> types.ModuleType:
 
     module.scriptapp = scriptapp
     return module
-
-
-def frames(seconds: float | Fraction, rate: int) -> int:
-    return int(round(seconds * rate))
