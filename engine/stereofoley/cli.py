@@ -30,6 +30,8 @@ COMMANDS = {
     "send": "send",
     "monitor": "monitor",
     "render": "render",
+    "install": "install",
+    "preview": "preview",
 }
 
 
