@@ -9,7 +9,7 @@ A job file is JSON: {"version": 1, "kind": "clips" | "timeline" | "spatialize", 
 
 The status file is JSON, replaced atomically on every change: {"version": 1, "job_id", "kind", "state":
 queued|running|done|partial|failed|cancelled, "progress": 0..1, "message", "results": [{"id", "wav", "duration_s",
-"record_start_frame"?, "objects": [{"name", "class", "stem_wav"?, "curves": {"pan": [[t, v]...], "gain_db": ...}}]}],
+"record_start_frame"?, "objects": [{"name", "class", "source_wav"?, "curves": {"pan": [[t, v]...], "gain_db": ...}}]}],
 "skipped": [{"id", "reason"}], "report"?: {...}, "error"?}. Curve times are seconds from the clip start.
 
 Every WAV is written by temp file + rename, so a reader never sees half a file; a cancelled job keeps the results it
@@ -320,7 +320,7 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
     reporter.update(state=state, progress=1.0, message=message, **extra)
 
 
-def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSettings, stem_wav: str | None) -> dict:
+def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSettings, source_wav: str | None) -> dict:
     from .automation import curves_for
 
     curves = curves_for(trajectory, settings)
@@ -332,8 +332,8 @@ def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSetti
             "gain_db": curves["gain_db"].simplified(GAIN_TOLERANCE_DB).to_json(),
         },
     }
-    if stem_wav:
-        obj["stem_wav"] = stem_wav
+    if source_wav:
+        obj["source_wav"] = source_wav
     return obj
 
 
@@ -360,7 +360,6 @@ def _spatialize_item(item: SpatializeItem, job: Job, settings: SpatialSettings) 
 def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progress) -> dict:
     from .audio import write_wav
     from .pipeline import render_clip  # the vision branch; imported only when a clips job runs
-    from .render import SoundObject, render_mix
 
     out = job.out_dir / f"{safe_name(item.id)}.wav"
     if out.exists() and not job.options.overwrite:
@@ -376,12 +375,12 @@ def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progr
     write_wav(out, clip.stereo, subtype=settings.output_subtype, overwrite=job.options.overwrite)
     objects = []
     for k, obj in enumerate(clip.objects):
-        stem = None
+        source_wav = None
         if job.options.stems:
+            # The object's mono source, unplaced: a host puts it on its own track under the pan/gain curves.
             stem_path = job.out_dir / f"{safe_name(item.id)}.{k + 1:02d}.{safe_name(obj.name)}.wav"
-            stem_audio = render_mix([SoundObject(obj.name, obj.source, obj.trajectory)], settings, clip.stereo.shape[1])
-            stem = str(write_wav(stem_path, stem_audio, subtype=settings.output_subtype, overwrite=job.options.overwrite))
-        objects.append(_objects_json(obj.name, obj.class_name, obj.trajectory, settings, stem))
+            source_wav = str(write_wav(stem_path, obj.source[None, :], subtype=settings.output_subtype, overwrite=job.options.overwrite))
+        objects.append(_objects_json(obj.name, obj.class_name, obj.trajectory, settings, source_wav))
     return {"id": item.id, "wav": str(out), "duration_s": clip.stereo.shape[1] / SAMPLE_RATE_HZ, "objects": objects}
 
 
@@ -395,10 +394,12 @@ def _source_for(options: JobOptions, item: ClipItem):
 
 
 def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
-    from .timeline import render_timeline  # the timeline branch; imported only when a timeline job runs
+    from .timeline import RenderOptions, render_timeline  # imported only when a timeline job runs
 
-    options = {k: v for k, v in dataclasses.asdict(job.options).items()}
-    report = render_timeline(job.timeline, job.out_dir, selection=dict(job.select), options=options,
+    options = RenderOptions(settings=job.options.spatial_settings(), detector=job.options.detector,
+                            max_objects=job.options.max_objects, sources=job.options.sources,
+                            stems=job.options.stems, overwrite=job.options.overwrite)
+    report = render_timeline(job.timeline, job.out_dir, selection=_selection(job.select), options=options,
                              progress=_progress_callback(reporter, cancel, 0.0, 1.0, "timeline"))
     if cancel.is_set():
         raise JobCancelled("cancelled")
@@ -414,6 +415,28 @@ def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event) -> Non
     extra = {} if results else {"error": "no clip rendered" + (f": {skipped[0].get('reason')}" if skipped else "")}
     reporter.update(state=state, progress=1.0, message=f"{len(results)} clip(s) rendered", results=results,
                     skipped=skipped, report=report, **extra)
+
+
+def _selection(select: Mapping[str, Any]):
+    """A job's "select" object as the timeline's Selection (same field names; lists become tuples)."""
+    from .timeline import Selection
+
+    fields = {f.name for f in dataclasses.fields(Selection)}
+    unknown = sorted(set(select) - fields)
+    if unknown:
+        raise InvalidJob(f"select has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(fields))}")
+    values = {}
+    for key, value in select.items():
+        if key == "range_s":
+            if not (isinstance(value, (list, tuple)) and len(value) == 2):
+                raise InvalidJob(f"select.range_s must be [start_s, end_s], got {value!r}")
+            values[key] = (float(value[0]), float(value[1]))
+        else:
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)) or not all(isinstance(v, (str, int)) for v in items):
+                raise InvalidJob(f"select.{key} must be a string or a list of strings, got {value!r}")
+            values[key] = tuple(str(v) for v in items)
+    return Selection(**values)
 
 
 # ------------------------------------------------------------------------------------------------ pool

@@ -46,7 +46,7 @@ def test_clips_job_over_osc_equals_render_clip(server, root):
 
     # The car moves left to right: its pan curve rises, and its stem exists.
     objects = result["objects"]
-    assert objects and all(Path(o["stem_wav"]).is_file() for o in objects)
+    assert objects and all(Path(o["source_wav"]).is_file() for o in objects)
     pan = np.array(objects[0]["curves"]["pan"])
     assert pan[0, 0] >= 0 and pan[-1, 0] <= 1.0 + 1e-9
     assert pan[-1, 1] > pan[0, 1] + 0.2, pan

@@ -190,17 +190,21 @@ def test_clips_kind_calls_render_clip_per_contract(root, monkeypatch):
            "options": {"stems": True, "detector": "motion", "max_objects": 2}}
     progress = []
     status = run_job(parse_job(job), listener=lambda _id, s: progress.append(s["progress"]))
-    assert status["state"] == "done", status
+    assert status["state"] == "done", (status.get("error"), status.get("skipped"))
     assert calls == [(str(media), 1.0, 1.5, "motion", 2)]
     result = status["results"][0]
     assert result["duration_s"] == 0.5
     obj = result["objects"][0]
-    assert obj["class"] == "car" and Path(obj["stem_wav"]).is_file()
+    assert obj["class"] == "car" and Path(obj["source_wav"]).is_file()
     assert obj["curves"]["pan"][0] == [0.0, -0.5] and obj["curves"]["pan"][-1] == [0.5, 0.5]
     assert progress == sorted(progress) and progress[-1] == 1.0 and len(set(progress)) >= 4
 
 
 def test_timeline_kind_maps_the_report(root, monkeypatch):
+    import stereofoley.timeline as timeline_module
+    from stereofoley.config import preset
+    from stereofoley.timeline import RenderOptions, Selection
+
     report = {"ok": True, "status": "partial", "timeline_out": str(root / "out" / "t.otio"),
               "clips": [{"id": "a", "name": "A", "wav": str(root / "out" / "a.wav"), "record_start_s": 2.0,
                          "record_duration_s": 1.5, "record_start_frame": 48, "record_duration_frames": 36, "rate": 24,
@@ -214,19 +218,59 @@ def test_timeline_kind_maps_the_report(root, monkeypatch):
         progress(0.5)
         return report
 
-    monkeypatch.setitem(sys.modules, "stereofoley.timeline", types.SimpleNamespace(render_timeline=render_timeline))
+    monkeypatch.setattr(timeline_module, "render_timeline", render_timeline)
     tl = root / "t.otio"
     tl.write_text("{}")
     job = {"version": 1, "kind": "timeline", "out_dir": str(root / "out"), "timeline": str(tl),
-           "select": {"track": "V1"}, "options": {"preset": "dry"}}
+           "select": {"tracks": "V1", "markers": ["foley"], "range_s": [1, 5]}, "options": {"preset": "dry", "stems": True}}
     status = run_job(parse_job(job))
     assert status["state"] == "partial" and status["report"] == report
     assert status["results"] == [{"id": "a", "wav": report["clips"][0]["wav"], "duration_s": 1.5,
                                   "record_start_frame": 48, "objects": report["clips"][0]["objects"]}]
-    assert seen["selection"] == {"track": "V1"} and seen["options"]["preset"] == "dry"
+    assert seen["selection"] == Selection(tracks=("V1",), markers=("foley",), range_s=(1.0, 5.0))
+    assert isinstance(seen["options"], RenderOptions)
+    assert seen["options"].settings == preset("dry") and seen["options"].stems is True
+
+
+def test_timeline_job_with_an_unknown_selection_field_fails_clearly(root):
+    tl = root / "t.otio"
+    tl.write_text("{}")
+    job = parse_job({"version": 1, "kind": "timeline", "out_dir": str(root / "out"), "timeline": str(tl),
+                     "select": {"track": "V1"}})
+    status = run_job(job)
+    assert status["state"] == "failed" and "unknown field(s) track" in status["error"]
+
+
+def test_timeline_job_renders_a_real_timeline(root):
+    """A real timeline job: generated car video, one-clip OTIO, the real render_timeline and vision pipeline."""
+    from fractions import Fraction
+
+    import opentimelineio as otio
+    import soundfile as sf
+
+    from stereofoley import synthetic
+
+    video = root / "car.mp4"
+    synthetic.write_video(synthetic.passing_vehicle(duration_s=1.0, width=160, height=90, fps=Fraction(25)), video)
+    clip = otio.schema.Clip(name="car", media_reference=otio.schema.ExternalReference(target_url=str(video)),
+                            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 25), otio.opentime.RationalTime(25, 25)))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(10, 25))))
+    track.append(clip)
+    path = root / "edit.otio"
+    otio.adapters.write_to_file(otio.schema.Timeline(name="edit", tracks=[track]), str(path))
+    job = parse_job({"version": 1, "kind": "timeline", "out_dir": str(root / "out"), "timeline": str(path),
+                     "options": {"detector": "motion", "sources": "synth", "stems": True}})
+    status = run_job(job)
+    assert status["state"] == "done", (status.get("error"), status.get("skipped"))
+    (result,) = status["results"]
+    assert sf.info(result["wav"]).frames == 48000 and result["record_start_frame"] == 10
+    assert result["objects"] and all(Path(o["source_wav"]).is_file() for o in result["objects"])
 
 
 def test_cancel_inside_a_render(root, monkeypatch):
+    import stereofoley.timeline as timeline_module
+
     cancel = threading.Event()
 
     def render_timeline(path, out_dir, *, selection=None, options=None, progress=None):
@@ -235,7 +279,7 @@ def test_cancel_inside_a_render(root, monkeypatch):
         progress(0.2)  # raises JobCancelled
         raise AssertionError("not reached")
 
-    monkeypatch.setitem(sys.modules, "stereofoley.timeline", types.SimpleNamespace(render_timeline=render_timeline))
+    monkeypatch.setattr(timeline_module, "render_timeline", render_timeline)
     tl = root / "t.otio"
     tl.write_text("{}")
     job = parse_job({"version": 1, "kind": "timeline", "out_dir": str(root / "out"), "timeline": str(tl)})
