@@ -42,3 +42,11 @@ class UnsupportedTimeline(StereoFoleyError, ValueError):
 
 class InvalidOscMessage(StereoFoleyError, ValueError):
     """An OSC datagram that is malformed, too large, of the wrong types, or not allowed."""
+
+
+class SourceUnavailable(StereoFoleyError, LookupError):
+    """No sound for an object from a provider: an empty library, no matching file, no audio stream."""
+
+
+class GeneratorFailed(StereoFoleyError, RuntimeError):
+    """A plug-in generator raised, or returned audio that is not finite mono of the requested length."""
