@@ -2,8 +2,9 @@
 
 `extract_clip_audio(media, start_s, n_samples)` returns exactly n_samples at 48 kHz whose sample k is the media's
 sound at time start_s + k/48000 (media time = the stream's presentation time in seconds). Decoded frames are
-placed by their timestamps, not by counting, so a seek that lands early or a stream that starts late is still
-aligned; time outside the stream is silence. At other rates the decoded span starts on a time that lies on both
+placed by their timestamps (or, in containers whose timestamps are coarser than a sample, by counting from the
+stream's start), so a seek that lands early or a stream that starts late is still aligned; time outside the
+stream is silence. At other rates the decoded span starts on a time that lies on both
 sample grids (a multiple of 1/gcd(rate, 48000) s), so resampling keeps the alignment exact.
 """
 
@@ -61,12 +62,19 @@ def extract_clip_audio(media_path: str | os.PathLike, start_s: float, n_samples:
         a0 = math.floor((start_s - PAD_S) * rate / grid) * grid
         a1 = math.ceil((start_s + n_samples / SAMPLE_RATE_HZ + PAD_S) * rate) + 1
         span = np.zeros(a1 - a0)
-        seek_s = max(0.0, a0 / rate - 0.5)
-        container.seek(int(seek_s / stream.time_base), stream=stream, backward=True, any_frame=False)
+        # One timestamp tick in samples. Where a tick is coarser than a sample (Matroska's 1 ms), a timestamp
+        # cannot place a frame exactly, so decoding starts at the stream's beginning and frames are counted;
+        # timestamps then only mark real gaps. Where ticks are samples (QuickTime/MP4), seeking is exact.
+        tick = max(1, math.ceil(stream.time_base * rate))
+        if tick == 1 and a0 / rate > 1.0:
+            container.seek(int((a0 / rate - 0.5) / stream.time_base), stream=stream, backward=True, any_frame=False)
+        expected = None
         for frame in container.decode(stream):
             if frame.pts is None:
                 continue
-            first = int(round(Fraction(frame.pts) * stream.time_base * rate))
+            stamped = int(round(Fraction(frame.pts) * stream.time_base * rate))
+            first = expected if expected is not None and abs(stamped - expected) <= tick else stamped
+            expected = first + frame.samples
             if first >= a1:
                 break
             mono = _frame_samples(frame).mean(axis=0)

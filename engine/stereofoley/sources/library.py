@@ -252,7 +252,7 @@ def _index_file(path: Path, rel: str, stat: os.stat_result) -> dict[str, Any]:
         fx_name=fx_name,
         description=description,
         words=words(
-            cat_id, fx_name, description, meta.get("keywords", ""), meta.get("category", ""), meta.get("subcategory", ""),
+            cat_id, ucs.subcategory if ucs else "", fx_name, description, meta.get("keywords", ""), meta.get("category", ""), meta.get("subcategory", ""),
             "" if ucs else path.stem,
         ),
     )
@@ -319,8 +319,14 @@ def ranked(library: Library, class_name: str, class_map: Mapping[str, ClassRule]
 
 # --------------------------------------------------------------------------------------------- fitting
 def fit_length(x: np.ndarray, n_samples: int, *, crossfade_s: float = LOOP_CROSSFADE_S) -> np.ndarray:
-    """A mono sound made exactly n_samples long: trimmed (short fade-out at the cut) or looped with
-    equal-power crossfades at every seam, so neither adds a step larger than the sound's own."""
+    """A mono sound made exactly n_samples long: trimmed (short fade-out at the cut) or looped with a crossfade
+    at every seam, so neither adds a step larger than the sound's own.
+
+    The loop point is searched over the last LOOP_SEARCH_S before the end for the best match of tail and head
+    (normalised correlation r). A well-matched seam (r > 0.5: tonal material, now in phase) gets an
+    equal-gain crossfade, which keeps the level of correlated signals; otherwise equal-power, which keeps the
+    level of uncorrelated ones (noise, textures).
+    """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise InvalidAudio(f"a sound to fit has shape (n,) with n > 0, got {x.shape}")
@@ -330,20 +336,42 @@ def fit_length(x: np.ndarray, n_samples: int, *, crossfade_s: float = LOOP_CROSS
         if x.size > n_samples and fade:
             out[n_samples - fade :] *= np.cos(0.5 * np.pi * (np.arange(fade) + 0.5) / fade)
         return out.astype(np.float32)
-    c = min(int(round(crossfade_s * SAMPLE_RATE_HZ)), x.size // 2)
+    c = min(int(round(crossfade_s * SAMPLE_RATE_HZ)), x.size // 3)
+    period, r = _loop_period(x, c)
     ramp = (np.arange(c) + 0.5) / c if c else np.zeros(0)
-    fade_in, fade_out = np.sin(0.5 * np.pi * ramp), np.cos(0.5 * np.pi * ramp)
-    period = x.size - c
+    if r > 0.5:
+        fade_in = np.sin(0.5 * np.pi * ramp) ** 2
+    else:
+        fade_in = np.sin(0.5 * np.pi * ramp)
+    fade_out = fade_in[::-1]
     out = np.zeros(n_samples)
     for k, start in enumerate(range(0, n_samples, period)):
-        piece = x.copy()
+        piece = x[: period + c].copy()
         if k > 0 and c:
             piece[:c] *= fade_in
-        if start + x.size < n_samples and c:
+        if start + piece.size < n_samples and c:
             piece[-c:] *= fade_out
-        end = min(n_samples, start + x.size)
+        end = min(n_samples, start + piece.size)
         out[start:end] += piece[: end - start]
     return out.astype(np.float32)
+
+
+LOOP_SEARCH_S = 0.025  # longer than one period of anything above 40 Hz
+
+
+def _loop_period(x: np.ndarray, c: int) -> tuple[int, float]:
+    """Loop period P (copy k+1 starts P after copy k; x[P:P+c] crossfades into x[:c]) and the seam's correlation."""
+    latest = x.size - c
+    if c == 0:
+        return x.size, 0.0
+    earliest = max(c, latest - int(LOOP_SEARCH_S * SAMPLE_RATE_HZ))
+    head = x[:c]
+    tails = np.lib.stride_tricks.sliding_window_view(x[earliest : latest + c], c)
+    dots = tails @ head
+    norms = np.sqrt(np.einsum("ij,ij->i", tails, tails) * float(head @ head)) + 1e-20
+    r = dots / norms
+    best = int(np.argmax(r))
+    return earliest + best, float(r[best])
 
 
 # -------------------------------------------------------------------------------------------- provider

@@ -85,8 +85,9 @@ def nominal(x: np.ndarray) -> np.ndarray:
 
 
 def _event_times_s(duration_s: float, mean_interval_s: float, rng: np.random.Generator) -> np.ndarray:
-    """Seeded, roughly regular event times: gaps of 0.5–1.5 × the mean interval, first within one interval."""
-    times, t = [], rng.uniform(0.1, mean_interval_s)
+    """Seeded, roughly regular event times: gaps of 0.5–1.5 × the mean interval; the first within one interval
+    and within the first half of the render, so an animal on screen is heard at least once."""
+    times, t = [], rng.uniform(0.0, min(mean_interval_s, 0.5 * duration_s))
     while t < duration_s:
         times.append(t)
         t += mean_interval_s * rng.uniform(0.5, 1.5)
