@@ -50,3 +50,11 @@ class SourceUnavailable(StereoFoleyError, LookupError):
 
 class GeneratorFailed(StereoFoleyError, RuntimeError):
     """A plug-in generator raised, or returned audio that is not finite mono of the requested length."""
+
+
+class InvalidMedia(StereoFoleyError, ValueError):
+    """A media file that cannot be decoded, has no video stream, or a range outside it."""
+
+
+class MissingWeights(StereoFoleyError, FileNotFoundError):
+    """Detector weights that are not on disk (nothing is downloaded at run time)."""
