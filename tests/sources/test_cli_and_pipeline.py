@@ -1,0 +1,65 @@
+"""The --sources/--library options, and sources end to end through pipeline.render_clip on a generated video."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from stereofoley import synthetic
+from stereofoley.pipeline import render_clip
+from stereofoley.sources import integrated_lufs, normalize, true_peak_level
+from stereofoley.sources.cli_args import add_source_arguments, loudness_from_args, source_for_from_args
+from stereofoley.errors import InvalidParameter
+
+from .conftest import SR, dominant_hz, make_track, tone
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="stereofoley clip")
+    add_source_arguments(p)
+    return p
+
+
+def test_source_arguments_parse_and_build(tmp_path, mini_library, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    args = parser().parse_args(["--sources", "library,synth", "--library", str(mini_library), "--library", str(mini_library / "vehicles"), "--seed", "4", "--follow", "2"])
+    assert args.library == [str(mini_library), str(mini_library / "vehicles")] and args.follow == 2 and args.seed == 4
+    source_for = source_for_from_args(args)
+    assert abs(dominant_hz(source_for(make_track("car"), SR)) - 300.0) < 2.0
+    assert list((tmp_path / "xdg" / "stereofoley" / "library-index").glob("*.json"))  # the default cache location
+    assert loudness_from_args(args) == {"target_lufs": -23.0, "true_peak_dbtp": -1.0}
+    assert loudness_from_args(parser().parse_args(["--no-loudness"])) is None
+    assert parser().parse_args(["--follow", "car"]).follow == "car"
+
+
+@pytest.mark.parametrize("spec", ["magic", "synth,synth", "generator:", "library;synth"])
+def test_bad_source_spec_is_a_usage_error(spec, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parser().parse_args(["--sources", spec])
+    assert exc.value.code == 2
+    assert "--sources" in capsys.readouterr().err
+
+
+def test_library_without_folder_is_an_error():
+    with pytest.raises(InvalidParameter, match="--library DIR"):
+        source_for_from_args(parser().parse_args(["--sources", "library"]))
+
+
+def test_one_file_library_is_placed_by_render_clip(tmp_path):
+    """The acceptance path of `stereofoley clip VIDEO --sources library --library DIR`, below the CLI layer."""
+    video = tmp_path / "car.mp4"
+    synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0), video)
+    library = tmp_path / "lib"
+    library.mkdir()
+    sf.write(str(library / "my sound.wav"), tone(523.0, 0.4), SR)
+    args = parser().parse_args(["--sources", "library", "--library", str(library)])
+    source_for = source_for_from_args(args, media_path=video)
+    clip = render_clip(video, source_for=source_for, cache_dir=tmp_path / "vision-cache")
+    assert clip.stereo.shape == (2, 2 * SR) and clip.objects
+    assert set(source_for.choices.values()) == {"library"}
+    assert abs(dominant_hz(clip.stereo) - 523.0) < 2.0  # the file's spectrum survives in the output
+    mix = normalize(clip.stereo, **loudness_from_args(args))
+    assert integrated_lufs(mix) == pytest.approx(-23.0, abs=1.0) and true_peak_level(mix) <= -0.95
