@@ -84,3 +84,14 @@ def test_builtin_example_generator_runs_offline():
     power = np.abs(np.fft.rfft(dog)) ** 2
     assert 500 < (power * np.fft.rfftfreq(dog.size, 1 / SR)).sum() / power.sum() < 2000  # the dog voice's band
     assert not np.allclose(dog, steps)
+
+
+def test_example_is_registered_in_our_pyproject():
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    target = pyproject["project"]["entry-points"][ENTRY_POINT_GROUP]["example"]
+    module, attr = target.split(":")
+    assert getattr(importlib.import_module(module), attr) is load_generator("example")
