@@ -11,7 +11,7 @@ import soundfile as sf
 from stereofoley import synthetic
 from stereofoley.pipeline import render_clip
 from stereofoley.sources import integrated_lufs, normalize, true_peak_level
-from stereofoley.sources.cli_args import add_source_arguments, loudness_from_args, source_for_from_args
+from stereofoley.sources.cli_args import add_source_arguments, apply_loudness, loudness_from_args, source_for_from_args
 from stereofoley.errors import InvalidParameter
 
 from .conftest import SR, dominant_hz, make_track, tone
@@ -33,6 +33,11 @@ def test_source_arguments_parse_and_build(tmp_path, mini_library, monkeypatch):
     assert loudness_from_args(args) == {"target_lufs": -23.0, "true_peak_dbtp": -1.0}
     assert loudness_from_args(parser().parse_args(["--no-loudness"])) is None
     assert parser().parse_args(["--follow", "car"]).follow == "car"
+    neutral = parser().parse_args(["--sources", "Neutral"])
+    assert neutral.sources == "neutral" and source_for_from_args(neutral) is None  # render_clip's default source
+    loud = np.stack([tone(700.0, 1.0)] * 2)
+    assert integrated_lufs(apply_loudness(loud, args)) == pytest.approx(-23.0, abs=0.1)
+    np.testing.assert_array_equal(apply_loudness(loud, parser().parse_args(["--no-loudness"])), loud)
 
 
 @pytest.mark.parametrize("spec", ["magic", "synth,synth", "generator:", "library;synth"])

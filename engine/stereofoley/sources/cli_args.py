@@ -1,4 +1,8 @@
-"""Source and loudness options shared by `stereofoley clip` and `stereofoley render` (commands/common.py style)."""
+"""Source and loudness options shared by `stereofoley clip` and `stereofoley render` (commands/common.py style).
+
+In a command: `add_source_arguments(parser)`; then per clip `source_for_from_args(args, media_path=...,
+media_start_s=...)` for `render_clip(source_for=...)`, and `apply_loudness(result.stereo, args)` on the mix.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,12 @@ import argparse
 import os
 from typing import Any, Sequence
 
+import numpy as np
+
 from .factory import PROVIDER_NAMES, ProviderChain, make_source_for, parse_sources
-from .loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP
+from .loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP, normalize
+
+NEUTRAL = "neutral"  # not a provider: the pipeline's default test source (source_for=None)
 
 
 def _follow(value: str) -> int | str:
@@ -21,7 +29,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         default="synth",
         type=_checked_spec,
         help=f"sound providers in fallback order, comma-separated: {', '.join(PROVIDER_NAMES)} (default synth; "
-        "e.g. library,synth)",
+        "e.g. library,synth); 'neutral' keeps the pipeline's pink-noise test source",
     )
     group.add_argument("--library", action="append", default=[], metavar="DIR", help="sound library folder (repeatable)")
     group.add_argument("--class-map", metavar="FILE", help="JSON/TOML file overriding the class -> UCS category map")
@@ -34,6 +42,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _checked_spec(value: str) -> str:
+    if value.strip().lower() == NEUTRAL:
+        return NEUTRAL
     try:
         parse_sources(value)
     except ValueError as exc:
@@ -47,8 +57,11 @@ def source_for_from_args(
     media_path: str | os.PathLike | None = None,
     media_start_s: float = 0.0,
     tracks: Sequence[Any] | None = None,
-) -> ProviderChain:
-    """The `source_for` callable the options describe, for one clip (media_path/start for clip-audio)."""
+) -> ProviderChain | None:
+    """The `source_for` callable the options describe, for one clip (media_path/start for clip-audio);
+    None for `--sources neutral` (render_clip's own default source)."""
+    if args.sources == NEUTRAL:
+        return None
     return make_source_for(
         args.sources,
         libraries=args.library,
@@ -60,6 +73,12 @@ def source_for_from_args(
         tracks=tracks,
         prompt=args.prompt,
     )
+
+
+def apply_loudness(stereo: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """The rendered mix, loudness-normalised as the options say (unchanged with --no-loudness)."""
+    kwargs = loudness_from_args(args)
+    return stereo if kwargs is None else normalize(stereo, **kwargs)
 
 
 def loudness_from_args(args: argparse.Namespace) -> dict[str, float] | None:
