@@ -68,3 +68,28 @@ def test_one_file_library_is_placed_by_render_clip(tmp_path):
     assert abs(dominant_hz(clip.stereo) - 523.0) < 2.0  # the file's spectrum survives in the output
     mix = normalize(clip.stereo, **loudness_from_args(args))
     assert integrated_lufs(mix) == pytest.approx(-23.0, abs=1.0) and true_peak_level(mix) <= -0.95
+
+
+def test_real_object_track_from_vision():
+    from stereofoley.vision import ObjectTrack
+
+    t = np.linspace(0.0, 2.0, 21)
+    x = np.linspace(0.2, 0.8, t.size)
+    track = ObjectTrack(
+        track_id=7, class_name="car", sounding=True, times_s=t,
+        xyxy_norm=np.stack([x - 0.1, np.full_like(x, 0.5), x + 0.1, np.full_like(x, 0.7)], axis=1),
+        confidence=np.ones_like(t), x_norm=x, azimuth_deg=(x - 0.5) * 60, distance_m=np.full_like(t, 10.0),
+        salience=0.8, hfov_deg=90.0,
+    )
+    from stereofoley.sources import make_source_for
+    from stereofoley.sources.motion import motion_of
+
+    sound = make_source_for("synth")(track, 2 * SR)
+    assert sound.shape == (2 * SR,) and np.isfinite(sound).all() and np.max(np.abs(sound)) > 1e-3
+    # The track's own field of view sets the speed estimate: 0.3/s of a 20 m wide frame (90° at 10 m) = 6 m/s.
+    motion = motion_of(track, 2 * SR, hfov_deg=track.hfov_deg)
+    assert np.median(motion.speed_m_s) == pytest.approx(6.0, rel=0.02)
+    from stereofoley.sources import synth
+    from stereofoley.sources.factory import track_rng
+
+    np.testing.assert_array_equal(sound, synth.synth_source("car", motion, track_rng(0, track)))  # the chain used it

@@ -31,6 +31,7 @@ from .motion import Motion, level_gain, motion_of, voice_for_class
 
 log = logging.getLogger(__name__)
 
+DEFAULT_HFOV_DEG = 60.0
 PROVIDER_NAMES = ("synth", "library", "clip-audio", "generator:NAME")
 SourceFor = Callable[[Any, int], np.ndarray]
 
@@ -57,13 +58,14 @@ class ProviderChain:
     """The callable returned by make_source_for. `choices` records, per track id, which provider served it."""
 
     providers: tuple[tuple[str, Callable[[Any, int, Motion, bool], np.ndarray]], ...]
-    hfov_deg: float = 60.0
+    hfov_deg: float | None = None  # None: the track's own hfov_deg (vision records it), else 60°
     choices: dict[int, str] = field(default_factory=dict)
 
     def __call__(self, track: Any, n_samples: int) -> np.ndarray:
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
             raise InvalidParameter(f"n_samples={n_samples!r} must be a non-negative integer")
-        motion = motion_of(track, int(n_samples), hfov_deg=self.hfov_deg)
+        hfov_deg = self.hfov_deg if self.hfov_deg is not None else float(getattr(track, "hfov_deg", DEFAULT_HFOV_DEG))
+        motion = motion_of(track, int(n_samples), hfov_deg=hfov_deg)
         for i, (name, provide) in enumerate(self.providers):
             last = i == len(self.providers) - 1
             try:
@@ -94,7 +96,7 @@ def make_source_for(
     tracks: Sequence[Any] | None = None,
     prompt: str | None = None,
     cache_dir: str | os.PathLike | None = None,
-    hfov_deg: float = 60.0,
+    hfov_deg: float | None = None,
 ) -> ProviderChain:
     """A `source_for(track, n_samples) -> mono float32` for `pipeline.render_clip` (contract 2).
 
