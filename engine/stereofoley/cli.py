@@ -21,6 +21,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 COMMANDS = {
     "spatialize": "spatialize",
     "demo": "demo",
+    "analyze": "analyze",
+    "clip": "clip",
 }
 
 

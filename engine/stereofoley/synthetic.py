@@ -152,28 +152,42 @@ def _box_norm(state: tuple[float, float, float], aspect: float, scene: Scene) ->
 def write_video(scene: Scene, path: str | Path, *, overwrite: bool = False, crf: int = 18) -> GroundTruth:
     """Encode the scene as H.264 (yuv420p) MP4 at the scene's rate; return its ground truth."""
     truth = ground_truth(scene)
-    rng = np.random.default_rng(scene.seed)
-    shot_edges = [0.0, *scene.cuts_s]
-    backgrounds = [_background(scene, seed=scene.seed * 1000 + i) for i in range(len(shot_edges))]
+    backgrounds = _backgrounds(scene)
     with atomic_output(path, overwrite=overwrite) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=scene.fps)
             stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
             stream.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency"}
-            for i, t in enumerate(truth.frame_times_s):
-                shot = int(np.searchsorted(shot_edges, t + 1e-9, side="right") - 1)
-                frame = backgrounds[shot].copy()
-                for sprite, obj in zip(scene.sprites, truth.objects):
-                    if not np.isnan(obj.xyxy_norm[i, 0]):
-                        _draw(frame, sprite, obj.xyxy_norm[i], scene)
-                if scene.noise_std > 0:
-                    noisy = frame.astype(np.float32) + rng.normal(0.0, scene.noise_std, frame.shape).astype(np.float32)
-                    frame = np.clip(noisy, 0, 255).astype(np.uint8)
+            for i in range(truth.frame_times_s.size):
+                frame = _render(scene, truth, i, backgrounds)
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
     return truth
+
+
+def render_frame(scene: Scene, index: int) -> np.ndarray:
+    """Frame `index` of the scene as a BGR uint8 image (what write_video encodes), without writing a file."""
+    return _render(scene, ground_truth(scene), index, _backgrounds(scene))
+
+
+def _backgrounds(scene: Scene) -> list[np.ndarray]:
+    return [_background(scene, seed=scene.seed * 1000 + i) for i in range(len(scene.cuts_s) + 1)]
+
+
+def _render(scene: Scene, truth: GroundTruth, index: int, backgrounds: list[np.ndarray]) -> np.ndarray:
+    t = truth.frame_times_s[index]
+    shot = int(np.searchsorted(np.asarray(scene.cuts_s, dtype=np.float64), t + 1e-9, side="right"))
+    frame = backgrounds[shot].copy()
+    for sprite, obj in zip(scene.sprites, truth.objects):
+        if not np.isnan(obj.xyxy_norm[index, 0]):
+            _draw(frame, sprite, obj.xyxy_norm[index], scene)
+    if scene.noise_std > 0:  # seeded per frame: any frame renders the same alone or in sequence
+        rng = np.random.default_rng((scene.seed, index))
+        noisy = frame.astype(np.float32) + rng.normal(0.0, scene.noise_std, frame.shape).astype(np.float32)
+        frame = np.clip(noisy, 0, 255).astype(np.uint8)
+    return frame
 
 
 def _background(scene: Scene, *, seed: int) -> np.ndarray:
@@ -243,9 +257,9 @@ def passing_vehicle(**overrides) -> Scene:
 
 
 def approaching(**overrides) -> Scene:
-    """A person-like figure walking towards the camera, drifting slightly right: it grows about 4x."""
+    """A person-like figure walking diagonally towards the camera, left of centre to right: it grows 4x."""
     d = overrides.pop("duration_s", 3.0)
-    person = Sprite("person", ((0.0, 0.4, 0.5, 0.15), (d, 0.55, 0.5, 0.6)), shape="person", class_name="person",
+    person = Sprite("person", ((0.0, 0.25, 0.5, 0.15), (d, 0.62, 0.5, 0.6)), shape="person", class_name="person",
                     aspect=0.45, color_bgr=(200, 120, 30), height_m=1.7)
     return Scene(sprites=(person,), duration_s=d, **overrides)
 

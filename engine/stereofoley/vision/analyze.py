@@ -118,7 +118,8 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
     if not frame_times:
         raise InvalidParameter(f"no video frames in [{start:.3f}, {end:.3f}) s of {info.path}")
 
-    rel_times = np.asarray(frame_times) - start
+    # The first frame may start up to half a frame before the range (it is the one on screen at start_s).
+    rel_times = np.maximum(np.asarray(frame_times) - start, 0.0)
     bounds = shot_starts + [len(frame_times)]
     shot_spans = [(0.0 if s == 0 else (rel_times[s - 1] + rel_times[s]) / 2.0, end - start if e == len(frame_times) else (rel_times[e - 1] + rel_times[e]) / 2.0)
                   for s, e in zip(bounds[:-1], bounds[1:])]

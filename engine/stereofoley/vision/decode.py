@@ -92,11 +92,11 @@ def resolve_range(info: MediaInfo, start_s: float | None, end_s: float | None) -
         raise InvalidParameter(f"range [{start_s}, {end_s}] s of {where} is not finite")
     if start < 0:
         raise InvalidParameter(f"start_s={start} s is before the start of {where}")
-    if end <= start:
-        raise InvalidParameter(f"range [{start}, {end}] s of {where} is empty: end_s must be after start_s")
     slack = 1.0 / float(info.fps) if info.fps else 0.05
     if start >= info.duration_s:
         raise InvalidParameter(f"start_s={start} s is past the end of {where}")
+    if end <= start:
+        raise InvalidParameter(f"range [{start}, {end}] s of {where} is empty: end_s must be after start_s")
     if end > info.duration_s + slack + 1e-6:
         raise InvalidParameter(f"range [{start}, {end}] s runs past the end of {where}")
     return start, end
