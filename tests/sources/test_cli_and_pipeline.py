@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -93,3 +94,58 @@ def test_real_object_track_from_vision():
     from stereofoley.sources.factory import track_rng
 
     np.testing.assert_array_equal(sound, synth.synth_source("car", motion, track_rng(0, track)))  # the chain used it
+
+
+@pytest.fixture
+def car_video(tmp_path):
+    video = tmp_path / "car.mp4"
+    synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0), video)
+    return video
+
+
+def test_clip_command_places_a_one_file_library(car_video, tmp_path, capsys, monkeypatch):
+    from stereofoley.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    library = tmp_path / "lib"
+    library.mkdir()
+    sf.write(str(library / "my sound.wav"), tone(523.0, 0.4), SR)
+    out = tmp_path / "out.wav"
+    code = main(["clip", str(car_video), "-o", str(out), "--detector", "motion", "--no-cache", "--json",
+                 "--sources", "library", "--library", str(library)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sources"] == "library" and {o["source"] for o in summary["objects"]} == {"library"}
+    audio, rate = sf.read(str(out), always_2d=True)
+    assert rate == SR and audio.shape == (2 * SR, 2)
+    assert abs(dominant_hz(audio.T) - 523.0) < 2.0  # that file's spectrum survives in the output
+    assert integrated_lufs(audio.T) == pytest.approx(-23.0, abs=1.0) and summary["loudness_lufs"] == pytest.approx(-23.0, abs=1.0)
+    assert true_peak_level(audio.T) <= -0.95
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--sources", "library", "--library", "EMPTY"], "holds no usable audio files"),
+    (["--sources", "generator:nan-test"], "NaN/inf"),
+    (["--sources", "clip-audio"], "no audio stream"),
+])
+def test_clip_command_bad_sources_fail_cleanly(car_video, tmp_path, capsys, test_generators, extra, message):
+    from stereofoley.cli import main
+
+    (tmp_path / "EMPTY").mkdir()
+    extra = [str(tmp_path / "EMPTY") if e == "EMPTY" else e for e in extra]
+    out = tmp_path / "out.wav"
+    assert main(["clip", str(car_video), "-o", str(out), "--detector", "motion", "--no-cache", *extra]) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".out.wav*"))  # nothing written, no temp left
+
+
+def test_clip_command_with_fallback_and_synth(car_video, tmp_path, capsys, test_generators):
+    from stereofoley.cli import main
+
+    out = tmp_path / "out.wav"
+    assert main(["clip", str(car_video), "-o", str(out), "--detector", "motion", "--no-cache", "--json",
+                 "--sources", "generator:raise-test,synth", "--loudness-lufs", "-20"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {o["source"] for o in summary["objects"]} == {"synth"}
+    audio, _ = sf.read(str(out), always_2d=True)
+    assert np.isfinite(audio).all() and integrated_lufs(audio.T) == pytest.approx(-20.0, abs=1.0)

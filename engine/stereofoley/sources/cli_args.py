@@ -22,14 +22,14 @@ def _follow(value: str) -> int | str:
     return int(value) if value.lstrip("-").isdigit() else value
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+def add_source_arguments(parser: argparse.ArgumentParser, *, default: str = "synth") -> None:
     group = parser.add_argument_group("sources and loudness")
     group.add_argument(
         "--sources",
-        default="synth",
+        default=default,
         type=_checked_spec,
-        help=f"sound providers in fallback order, comma-separated: {', '.join(PROVIDER_NAMES)} (default synth; "
-        "e.g. library,synth); 'neutral' keeps the pipeline's pink-noise test source",
+        help=f"sound providers in fallback order, comma-separated: {', '.join(PROVIDER_NAMES)} (default {default}; "
+        "e.g. library,synth); 'neutral' is the pipeline's pink-noise test source",
     )
     group.add_argument("--library", action="append", default=[], metavar="DIR", help="sound library folder (repeatable)")
     group.add_argument("--class-map", metavar="FILE", help="JSON/TOML file overriding the class -> UCS category map")
