@@ -149,3 +149,16 @@ def test_clip_command_with_fallback_and_synth(car_video, tmp_path, capsys, test_
     assert {o["source"] for o in summary["objects"]} == {"synth"}
     audio, _ = sf.read(str(out), always_2d=True)
     assert np.isfinite(audio).all() and integrated_lufs(audio.T) == pytest.approx(-20.0, abs=1.0)
+
+
+def test_bad_loudness_options_fail_before_rendering(car_video, tmp_path, capsys, monkeypatch):
+    from stereofoley import pipeline
+    from stereofoley.cli import main
+
+    monkeypatch.setattr(pipeline, "analyze_video", lambda *a, **k: pytest.fail("analysed before checking options"))
+    out = tmp_path / "out.wav"
+    assert main(["clip", str(car_video), "-o", str(out), "--loudness-lufs", "6"]) == 1
+    assert "target_lufs=6.0 is outside [-70, 0] LUFS" in capsys.readouterr().err
+    assert main(["clip", str(car_video), "-o", str(out), "--sources", "clip-audio"]) == 1
+    assert "no audio stream" in capsys.readouterr().err
+    assert not out.exists()

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .factory import PROVIDER_NAMES, ProviderChain, make_source_for, parse_sources
-from .loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP, normalize
+from .loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP, check_targets, normalize
 
 NEUTRAL = "neutral"  # not a provider: the pipeline's default test source (source_for=None)
 
@@ -60,6 +60,8 @@ def source_for_from_args(
 ) -> ProviderChain | None:
     """The `source_for` callable the options describe, for one clip (media_path/start for clip-audio);
     None for `--sources neutral` (render_clip's own default source)."""
+    if getattr(args, "loudness", True):
+        check_targets(args.loudness_lufs, args.true_peak_dbtp)  # fail before the render, not after
     if args.sources == NEUTRAL:
         return None
     return make_source_for(

@@ -39,6 +39,20 @@ def _frame_samples(frame) -> np.ndarray:
     return data.astype(np.float64) / _SCALE[fmt]
 
 
+def audio_stream_count(media_path: str | os.PathLike) -> int:
+    """How many audio streams the media has (MediaNotFound / InvalidAudio when it cannot be opened)."""
+    import av
+
+    path = Path(media_path)
+    if not path.is_file():
+        raise MediaNotFound(f"media file not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            return len(container.streams.audio)
+    except av.FFmpegError as exc:
+        raise InvalidAudio(f"{path} cannot be opened as media ({exc})") from None
+
+
 def extract_clip_audio(media_path: str | os.PathLike, start_s: float, n_samples: int, *, stream_index: int = 0) -> np.ndarray:
     """Mono float32 (n_samples,) at 48 kHz: the media's audio from start_s on, channels averaged."""
     import av  # the vision extra; imported here so the rest of the sources work without it

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, MediaNotFound, SourceUnavailable
+from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
 from ..spatial import check_mono
 from . import synth
 from .motion import Motion, level_gain, motion_of, voice_for_class
@@ -148,12 +148,12 @@ def _library_provider(*, libraries, seed, class_map, cache_dir, **_: Any):
 
 
 def _clip_audio_provider(*, media_path, media_start_s, follow, tracks, **_: Any):
-    from .clip_audio import extract_clip_audio
+    from .clip_audio import audio_stream_count, extract_clip_audio
 
     if media_path is None:
         raise InvalidParameter("--sources clip-audio needs the clip's media file")
-    if not os.path.isfile(media_path):
-        raise MediaNotFound(f"media file not found: {media_path}")
+    if audio_stream_count(media_path) == 0:  # before any analysis, and a fallback can take over
+        raise SourceUnavailable(f"{media_path} has no audio stream for --sources clip-audio")
     if not math.isfinite(media_start_s) or media_start_s < 0:
         raise InvalidParameter(f"media_start_s={media_start_s} must be finite and >= 0 s")
     followed: dict[str, int] = {}

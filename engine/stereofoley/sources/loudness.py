@@ -69,6 +69,13 @@ def true_peak_level(audio: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> float:
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
+def check_targets(target_lufs: float, true_peak_dbtp: float) -> None:
+    if not (math.isfinite(target_lufs) and -70.0 <= target_lufs <= 0.0):
+        raise InvalidParameter(f"target_lufs={target_lufs!r} is outside [-70, 0] LUFS")
+    if not (math.isfinite(true_peak_dbtp) and -30.0 <= true_peak_dbtp <= 0.0):
+        raise InvalidParameter(f"true_peak_dbtp={true_peak_dbtp!r} is outside [-30, 0] dBTP")
+
+
 def normalize(
     stereo: np.ndarray, target_lufs: float = DEFAULT_TARGET_LUFS, true_peak_dbtp: float = DEFAULT_TRUE_PEAK_DBTP
 ) -> np.ndarray:
@@ -76,10 +83,7 @@ def normalize(
 
     Silence is returned unchanged (it has no loudness to move). Shape and dtype float32 are kept.
     """
-    if not (math.isfinite(target_lufs) and -70.0 <= target_lufs <= 0.0):
-        raise InvalidParameter(f"target_lufs={target_lufs!r} is outside [-70, 0] LUFS")
-    if not (math.isfinite(true_peak_dbtp) and -30.0 <= true_peak_dbtp <= 0.0):
-        raise InvalidParameter(f"true_peak_dbtp={true_peak_dbtp!r} is outside [-30, 0] dBTP")
+    check_targets(target_lufs, true_peak_dbtp)
     x = _as_channels(stereo)
     if not math.isfinite(integrated_lufs(x)):
         return np.asarray(stereo, dtype=np.float32)
