@@ -58,3 +58,23 @@ class InvalidMedia(StereoFoleyError, ValueError):
 
 class MissingWeights(StereoFoleyError, FileNotFoundError):
     """Detector weights that are not on disk (nothing is downloaded at run time)."""
+
+
+class PathNotAllowed(StereoFoleyError, PermissionError):
+    """A file path from a message or a job file that lies outside the configured roots (or escapes them)."""
+
+
+class InvalidJob(InvalidParameter):
+    """A job file (contract 4) that is malformed: wrong version, kind, field type or a relative path."""
+
+
+class JobCancelled(StereoFoleyError):
+    """Raised inside a running job when it is cancelled; the job ends in state "cancelled"."""
+
+
+class NoAudioDevice(StereoFoleyError, RuntimeError):
+    """No usable sound card or JACK server for real-time playback."""
+
+
+class TimelineNotFound(UnsupportedTimeline, FileNotFoundError):
+    """A timeline file that does not exist."""
