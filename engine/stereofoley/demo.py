@@ -50,6 +50,32 @@ def approach_trajectory(duration_s: float = DEMO_DURATION_S) -> Trajectory:
     return Trajectory(times_s=t, pan=np.full_like(t, -0.3), distance_m=np.geomspace(30.0, 2.0, t.size), gain_db=np.zeros_like(t))
 
 
+# The two placeholder signals the demo used before it had synth voices. The demo no longer uses them;
+# they stay (unchanged, so datasets built from them stay reproducible) because `stereofoley.dataset` builds
+# its evaluation items from them.
+def engine_tone(duration_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Harmonic engine buzz (firing frequency ~55 Hz, slow wobble) with a little road noise."""
+    n = int(duration_s * SAMPLE_RATE_HZ)
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    f0 = 55.0 * (1.0 + 0.03 * np.sin(2 * np.pi * 0.4 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE_HZ
+    tone = sum(np.sin(k * phase) / k for k in range(1, 24))
+    noise = rng.standard_normal(n) * 0.3
+    return (0.25 * (tone + noise)).astype(np.float32)
+
+
+def footsteps(duration_s: float, rng: np.random.Generator, steps_per_s: float = 1.8) -> np.ndarray:
+    """Short filtered noise bursts, one per step."""
+    n = int(duration_s * SAMPLE_RATE_HZ)
+    out = np.zeros(n, dtype=np.float32)
+    burst_n = int(0.08 * SAMPLE_RATE_HZ)
+    envelope = np.exp(-np.arange(burst_n) / (0.015 * SAMPLE_RATE_HZ))
+    for start_s in np.arange(0.1, duration_s - 0.1, 1.0 / steps_per_s):
+        start = int(start_s * SAMPLE_RATE_HZ)
+        out[start : start + burst_n] += (rng.standard_normal(burst_n) * envelope).astype(np.float32)[: n - start]
+    return 0.5 * out
+
+
 def speed_along(trajectory: Trajectory, n_samples: int) -> np.ndarray:
     """Audio-rate speed (m/s) of an object moving straight towards or away from the camera."""
     radial = np.abs(np.gradient(trajectory.distance_m, trajectory.times_s))
