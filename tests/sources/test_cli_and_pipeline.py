@@ -162,3 +162,33 @@ def test_bad_loudness_options_fail_before_rendering(car_video, tmp_path, capsys,
     assert main(["clip", str(car_video), "-o", str(out), "--sources", "clip-audio"]) == 1
     assert "no audio stream" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_render_command_uses_the_library_and_normalises_each_clip(car_video, tmp_path, capsys):
+    import opentimelineio as otio
+
+    from stereofoley.cli import main
+
+    library = tmp_path / "lib"
+    library.mkdir()
+    sf.write(str(library / "VEHCar_Hum_JD_Lib.wav"), tone(523.0, 0.4), SR)
+    rate = 25
+    clip = otio.schema.Clip(
+        name="car", media_reference=otio.schema.ExternalReference(target_url=str(car_video)),
+        source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(2 * rate, rate)),
+    )
+    timeline = otio.schema.Timeline(name="tl")
+    track = otio.schema.Track(kind="Video")
+    track.append(clip)
+    timeline.tracks.append(track)
+    path = tmp_path / "tl.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    code = main(["render", str(path), "-o", str(tmp_path / "out"), "--detector", "motion", "--json",
+                 "--sources", "library", "--library", str(library), "--loudness-lufs", "-20"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(report["clips"]) == 1
+    audio, rate_hz = sf.read(report["clips"][0]["wav"], always_2d=True)
+    assert rate_hz == SR and abs(dominant_hz(audio.T) - 523.0) < 2.0
+    assert integrated_lufs(audio.T) == pytest.approx(-20.0, abs=1.0) and true_peak_level(audio.T) <= -0.95
+    assert main(["render", str(path), "-o", str(tmp_path / "out2"), "--true-peak-dbtp", "3"]) == 1
+    assert "true_peak_dbtp=3.0 is outside" in capsys.readouterr().err
