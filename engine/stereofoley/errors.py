@@ -44,6 +44,14 @@ class InvalidOscMessage(StereoFoleyError, ValueError):
     """An OSC datagram that is malformed, too large, of the wrong types, or not allowed."""
 
 
+class SourceUnavailable(StereoFoleyError, LookupError):
+    """No sound for an object from a provider: an empty library, no matching file, no audio stream."""
+
+
+class GeneratorFailed(StereoFoleyError, RuntimeError):
+    """A plug-in generator raised, or returned audio that is not finite mono of the requested length."""
+
+
 class InvalidMedia(StereoFoleyError, ValueError):
     """A media file that cannot be decoded, has no video stream, or a range outside it."""
 

@@ -14,6 +14,8 @@ import opentimelineio as otio
 
 from ..cli import EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidParameter
+from ..sources.cli_args import add_source_arguments
+from ..sources.loudness import check_targets
 from .common import add_output_arguments, add_spatial_arguments, emit, spatial_settings_from_args
 
 
@@ -48,8 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     eng.add_argument("--detector", default="auto", help="auto, yolo or motion")
     eng.add_argument("--weights", help="detector weights file")
     eng.add_argument("--max-objects", type=int, default=4, help="sounding objects per clip (default 4)")
-    eng.add_argument("--sources", default="neutral", help="neutral (default) or a stereofoley.sources spec")
     eng.add_argument("--no-stems", dest="stems", action="store_false", help="do not write per-object mono sources")
+    add_source_arguments(p, default="neutral")
     add_spatial_arguments(p)
     add_output_arguments(p)
     p.set_defaults(run=run)
@@ -63,11 +65,15 @@ def run(args: argparse.Namespace) -> int:
                           range_s=parse_range(args.time_range, args.timeline) if args.time_range else None)
     if args.max_objects < 1:
         raise InvalidParameter(f"--max-objects {args.max_objects} must be at least 1")
+    if args.loudness:
+        check_targets(args.loudness_lufs, args.true_peak_dbtp)  # fail before any clip is rendered
     search = MediaSearch(roots=tuple(Path(r) for r in args.media_root),
                          remaps=tuple(MediaSearch.parse_remap(r) for r in args.remap))
     options = RenderOptions(settings=spatial_settings_from_args(args), media=search, detector=args.detector,
                             weights=args.weights, max_objects=args.max_objects, sources=args.sources,
-                            stems=args.stems, overwrite=args.overwrite)
+                            libraries=tuple(args.library), class_map=args.class_map, seed=args.seed,
+                            loudness_lufs=args.loudness_lufs if args.loudness else None,
+                            true_peak_dbtp=args.true_peak_dbtp, stems=args.stems, overwrite=args.overwrite)
     progress = None if args.json else _progress_printer()
     report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress)
     lines = [f"{len(report['clips'])} clip(s) rendered -> {report['timeline_out']}"]

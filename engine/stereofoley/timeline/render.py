@@ -78,6 +78,11 @@ class RenderOptions:
     weights: str | None = None
     max_objects: int = 4
     sources: str = "neutral"  # "neutral" (pipeline default) or a stereofoley.sources spec
+    libraries: tuple[str, ...] = ()  # folders for sources "library"
+    class_map: str | None = None  # user file overriding the class -> UCS map
+    seed: int = 0  # seed of the sources' random choices
+    loudness_lufs: float | None = None  # None: each clip's mix as rendered; else normalised to this (BS.1770)
+    true_peak_dbtp: float = -1.0  # true-peak ceiling when normalising
     stems: bool = True  # write each object's mono source (the REAPER project needs them)
     overwrite: bool = False
     write_xml: bool = True

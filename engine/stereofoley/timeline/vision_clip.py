@@ -50,7 +50,7 @@ def make_vision_renderer(options):
         )
         n = request.n_samples
         if request.speed == 1.0 and abs(result.stereo.shape[1] - n) <= _MAX_ROUNDING_SAMPLES:
-            stereo = fit_length(result.stereo, n)
+            stereo = _loudness(options, fit_length(result.stereo, n))
             objects = tuple(ObjectAudio(o.name, o.class_name, fit_length(o.source[None, :], n)[0], o.trajectory)
                             for o in result.objects)
             return ClipAudio(stereo, objects)
@@ -61,7 +61,7 @@ def make_vision_renderer(options):
             objects.append(ObjectAudio(o.name, o.class_name, np.asarray(source, dtype=np.float32),
                                        retime(o.trajectory, request.speed, frozen_at_s or 0.0)))
         stereo = render_mix([SoundObject(o.name, o.source, o.trajectory) for o in objects], request.settings, n)
-        return ClipAudio(stereo, tuple(objects))
+        return ClipAudio(_loudness(options, stereo), tuple(objects))
 
     return render
 
@@ -96,4 +96,14 @@ def _source_factory(options, request):
     except ImportError:
         raise InvalidParameter(f"sources={options.sources!r} needs stereofoley.sources, which is not installed; "
                                "use sources='neutral'") from None
-    return make_source_for(options.sources, media_path=request.media_path, media_start_s=request.media_start_s)
+    return make_source_for(options.sources, media_path=request.media_path, media_start_s=request.media_start_s,
+                           libraries=options.libraries, class_map=options.class_map, seed=options.seed)
+
+
+def _loudness(options, stereo: np.ndarray) -> np.ndarray:
+    """The clip's mix normalised to options.loudness_lufs under the true-peak ceiling (unchanged when None)."""
+    if options.loudness_lufs is None:
+        return stereo
+    from ..sources.loudness import normalize
+
+    return normalize(stereo, options.loudness_lufs, options.true_peak_dbtp)
