@@ -107,9 +107,8 @@ def test_send_selected_items_with_a_real_clips_job(tmp_path):
     for obj in result["objects"]:
         track = host.track_named(f"StereoFoley: {obj['name']}")
         (stem_item,) = track.items
-        assert stem_item.info["D_POSITION"] == 4.0 and stem_item.takes[0].source.filename == obj["stem_wav"]
-        if soundfile.info(obj["stem_wav"]).channels == 1:
-            pan = np.array(obj["curves"]["pan"])
-            np.testing.assert_allclose([p[1] for p in track.envelopes["Pan"].points], -pan[:, 1], atol=1e-12)
-        else:  # the engine's stems are placed renders: the script must not pan them again
-            assert track.envelopes == {} and "is not mono; no envelopes written" in log
+        assert stem_item.info["D_POSITION"] == 4.0 and stem_item.takes[0].source.filename == obj["source_wav"]
+        # The engine's object files are the mono sources, so the script writes editable envelopes on them.
+        assert soundfile.info(obj["source_wav"]).channels == 1
+        pan = np.array(obj["curves"]["pan"])
+        np.testing.assert_allclose([p[1] for p in track.envelopes["Pan"].points], -pan[:, 1], atol=1e-12)
