@@ -23,6 +23,15 @@ COMMANDS = {
     "demo": "demo",
     "analyze": "analyze",
     "clip": "clip",
+    "score": "score",
+    "synth-dataset": "synth_dataset",
+    "report": "report",
+    "serve": "serve",
+    "send": "send",
+    "monitor": "monitor",
+    "render": "render",
+    "install": "install",
+    "preview": "preview",
 }
 
 

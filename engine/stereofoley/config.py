@@ -32,7 +32,9 @@ class SpatialSettings:
     pressure_kpa: float = 101.325
     # Diffuse field: a constant reverberant level, so the wet share rises as the direct sound falls with distance
     diffuse: bool = True
-    critical_distance_m: float = 6.0  # where direct and reverberant energy are equal
+    # Where direct and reverberant energy are equal: about 20 m suits exteriors and large spaces, where picture
+    # Foley mostly lives; rooms are nearer 2–5 m (preset "indoor"). Too short a distance smears far objects' image.
+    critical_distance_m: float = 20.0
     impulse_response_path: str | None = None  # stereo IR; None: pyo's hall IR if installed, else a generated one
     # Optional effects (off by default)
     itd: bool = False
@@ -81,7 +83,8 @@ PRESETS: dict[str, SpatialSettings] = {
     # Free field: distance gain and panning only. The physics tests use it.
     "dry": SpatialSettings(air_absorption=False, diffuse=False),
     "wide": SpatialSettings(hfov_deg=50.0, itd=True),
-    "cinematic": SpatialSettings(itd=True, doppler=True, critical_distance_m=8.0),
+    "cinematic": SpatialSettings(itd=True, doppler=True),
+    "indoor": SpatialSettings(critical_distance_m=4.0),
     "narrow": SpatialSettings(stereo_width=0.5),
 }
 

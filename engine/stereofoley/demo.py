@@ -1,11 +1,14 @@
 """The built-in demo scene: a vehicle passing left to right and a walker approaching, rendered to demo-out/.
 
-Needs no input and no network. The sources here are small placeholder signals, deterministic per seed.
+Needs no input and no network. The sources are the procedural voices of `stereofoley.sources.synth` (a car
+engine whose pitch and level follow its speed, footsteps timed to the walker's pace), deterministic per seed;
+the mix is loudness-normalised to -23 LUFS (EBU R128) under a -1 dBTP true-peak ceiling.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,9 @@ from .audio import write_wav
 from .config import SpatialSettings
 from .files import write_text_atomic
 from .render import SoundObject, peak_dbfs, render_mix
+from .sources.loudness import DEFAULT_TARGET_LUFS, integrated_lufs, normalize, true_peak_level
+from .sources.motion import Motion
+from .sources.synth import synth_source
 from .trajectory import Trajectory
 
 DEMO_DURATION_S = 8.0
@@ -44,6 +50,9 @@ def approach_trajectory(duration_s: float = DEMO_DURATION_S) -> Trajectory:
     return Trajectory(times_s=t, pan=np.full_like(t, -0.3), distance_m=np.geomspace(30.0, 2.0, t.size), gain_db=np.zeros_like(t))
 
 
+# The two placeholder signals the demo used before it had synth voices. The demo no longer uses them;
+# they stay (unchanged, so datasets built from them stay reproducible) because `stereofoley.dataset` builds
+# its evaluation items from them.
 def engine_tone(duration_s: float, rng: np.random.Generator) -> np.ndarray:
     """Harmonic engine buzz (firing frequency ~55 Hz, slow wobble) with a little road noise."""
     n = int(duration_s * SAMPLE_RATE_HZ)
@@ -67,17 +76,35 @@ def footsteps(duration_s: float, rng: np.random.Generator, steps_per_s: float = 
     return 0.5 * out
 
 
-def run_demo(out_dir: str | Path = "demo-out", *, settings: SpatialSettings | None = None, seed: int = 0) -> DemoResult:
-    """Render the demo scene. Outputs in out_dir are the demo's own and are replaced on each run."""
+def speed_along(trajectory: Trajectory, n_samples: int) -> np.ndarray:
+    """Audio-rate speed (m/s) of an object moving straight towards or away from the camera."""
+    radial = np.abs(np.gradient(trajectory.distance_m, trajectory.times_s))
+    return np.interp(np.arange(n_samples) / SAMPLE_RATE_HZ, trajectory.times_s, radial).astype(np.float32)
+
+
+def demo_source(class_name: str, speed_m_s: np.ndarray, seed: int) -> np.ndarray:
+    """The synth voice of a class (sources/synth.py) with its motion level rule, deterministic per seed."""
+    motion = Motion(speed_m_s=speed_m_s, presence=np.ones_like(speed_m_s))
+    return synth_source(class_name, motion, np.random.default_rng([seed, zlib.crc32(class_name.encode())]))
+
+
+def run_demo(
+    out_dir: str | Path = "demo-out", *, settings: SpatialSettings | None = None, seed: int = 0, target_lufs: float = DEFAULT_TARGET_LUFS
+) -> DemoResult:
+    """Render the demo scene, loudness-normalised (BS.1770) to target_lufs under a −1 dBTP true peak.
+
+    Outputs in out_dir are the demo's own and are replaced on each run.
+    """
     out = Path(out_dir)
     settings = settings or SpatialSettings()
-    rng = np.random.default_rng(seed)
     n = int(DEMO_DURATION_S * SAMPLE_RATE_HZ)
+    # The car drives at 12 m/s along the road (its distance change is part of that speed, not extra).
+    vehicle, walker = vehicle_pass_trajectory(), approach_trajectory()
     objects = [
-        SoundObject("vehicle", engine_tone(DEMO_DURATION_S, rng), vehicle_pass_trajectory()),
-        SoundObject("walker", footsteps(DEMO_DURATION_S, rng), approach_trajectory()),
+        SoundObject("vehicle", demo_source("car", np.full(n, 12.0, dtype=np.float32), seed), vehicle),
+        SoundObject("walker", demo_source("person", speed_along(walker, n), seed), walker),
     ]
-    mix = render_mix(objects, settings, n)
+    mix = normalize(render_mix(objects, settings, n), target_lufs)
     written = [write_wav(out / "demo_mix.wav", mix, subtype=settings.output_subtype, overwrite=True)]
     for obj in objects:
         written.append(write_wav(out / f"{obj.name}.source.wav", obj.source[None, :], overwrite=True))
@@ -91,6 +118,8 @@ def run_demo(out_dir: str | Path = "demo-out", *, settings: SpatialSettings | No
         "sample_rate_hz": SAMPLE_RATE_HZ,
         "samples": n,
         "peak_dbfs": round(peak_dbfs(mix), 2),
+        "loudness_lufs": round(integrated_lufs(mix), 2),
+        "true_peak_dbtp": round(true_peak_level(mix), 2),
         "objects": [obj.name for obj in objects],
     }
     return DemoResult(mix_path=written[0], written=tuple(written), summary=summary)

@@ -44,9 +44,37 @@ class InvalidOscMessage(StereoFoleyError, ValueError):
     """An OSC datagram that is malformed, too large, of the wrong types, or not allowed."""
 
 
+class SourceUnavailable(StereoFoleyError, LookupError):
+    """No sound for an object from a provider: an empty library, no matching file, no audio stream."""
+
+
+class GeneratorFailed(StereoFoleyError, RuntimeError):
+    """A plug-in generator raised, or returned audio that is not finite mono of the requested length."""
+
+
 class InvalidMedia(StereoFoleyError, ValueError):
     """A media file that cannot be decoded, has no video stream, or a range outside it."""
 
 
 class MissingWeights(StereoFoleyError, FileNotFoundError):
     """Detector weights that are not on disk (nothing is downloaded at run time)."""
+
+
+class PathNotAllowed(StereoFoleyError, PermissionError):
+    """A file path from a message or a job file that lies outside the configured roots (or escapes them)."""
+
+
+class InvalidJob(InvalidParameter):
+    """A job file (contract 4) that is malformed: wrong version, kind, field type or a relative path."""
+
+
+class JobCancelled(StereoFoleyError):
+    """Raised inside a running job when it is cancelled; the job ends in state "cancelled"."""
+
+
+class NoAudioDevice(StereoFoleyError, RuntimeError):
+    """No usable sound card or JACK server for real-time playback."""
+
+
+class TimelineNotFound(UnsupportedTimeline, FileNotFoundError):
+    """A timeline file that does not exist."""

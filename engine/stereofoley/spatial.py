@@ -2,7 +2,7 @@
 
 Signal flow for one object (every parameter is an audio-rate curve from its trajectory):
 
-    mono ──► [Doppler delay] ──► air absorption (band gains, zero phase) ──┬─► gain(distance) ─► pan law ─► [ITD] ─► dry L/R
+    mono ──► [Doppler delay] ──► air absorption (STFT gains, zero phase) ──┬─► gain(distance) ─► pan law ─► [ITD] ─► dry L/R
                                                                            └─► reverberant gain ───────────────────► wet send (mono)
 
 The wet sends of all objects share one convolution with a stereo impulse response (see `diffuse`).
@@ -27,11 +27,12 @@ from .config import SpatialSettings
 from .errors import InvalidAudio, InvalidParameter
 from .trajectory import Trajectory
 
-# Air absorption works on these bands (edges in Hz); each band takes the ISO 9613-1 attenuation at its
-# geometric centre. Below 1 kHz absorption is under 0.5 dB even at 100 m, so one band covers it.
-AIR_BAND_EDGES_HZ = (1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
-_AIR_TRANSITION_OCT = 0.5  # width of the raised-cosine crossover between neighbouring bands
-_FFT_GUARD = 4096  # zero padding that holds the band filters' ringing instead of wrapping it around
+# Air absorption runs on a short-time Fourier transform: frames of AIR_FRAME samples, hop AIR_FRAME/2, square-root
+# Hann windows on analysis and synthesis (they overlap-add to exactly 1), a zero-phase gain per bin per frame.
+AIR_FRAME = 1024
+# Automation is computed at a control rate of one point every CONTROL_STEP samples (1.5 kHz), then interpolated
+# linearly to audio rate: the curves are smooth far below that rate, and it keeps the per-sample work small.
+CONTROL_STEP = 32
 
 
 # ----------------------------------------------------------------------------------------------- panning
@@ -90,51 +91,46 @@ def air_absorption_db_per_m(
     )
 
 
-def air_band_centres_hz() -> np.ndarray:
-    """Geometric centres of the air-absorption bands (the lowest band is taken at 500 Hz)."""
-    edges = np.array(AIR_BAND_EDGES_HZ)
-    upper = np.append(edges[1:], SAMPLE_RATE_HZ / 2.0)
-    return np.concatenate([[500.0], np.sqrt(edges * upper)])
+def apply_air_absorption(x: np.ndarray, distance_m: np.ndarray | float, settings: SpatialSettings, *, step: int = 1) -> np.ndarray:
+    """Distance-dependent low-pass: each frequency f is attenuated by α(f)·distance dB (ISO 9613-1), frame by frame.
 
-
-def air_band_alpha_db_per_m(settings: SpatialSettings) -> np.ndarray:
-    return air_absorption_db_per_m(
-        air_band_centres_hz(),
-        temperature_c=settings.temperature_c,
-        relative_humidity_pct=settings.relative_humidity_pct,
-        pressure_kpa=settings.pressure_kpa,
-    )
-
-
-def apply_air_absorption(x: np.ndarray, distance_m: np.ndarray, alpha_db_per_m: np.ndarray) -> np.ndarray:
-    """Distance-dependent low-pass: band k is attenuated by alpha_k · distance dB, sample by sample.
-
-    The bands come from complementary zero-phase FFT masks (they sum exactly to the input), so at distance 0
-    the output equals the input and the filter adds no delay. `distance_m` is a curve at audio rate.
+    `distance_m` is a scalar or a curve with one value every `step` samples (1: audio rate; CONTROL_STEP: control
+    rate). The gains are real (zero phase), so the filter adds no delay; at distance 0 the output is the input.
     """
-    n = x.shape[-1]
-    band_gain = [np.power(10.0, (-alpha / 20.0) * distance_m).astype(np.float32) for alpha in alpha_db_per_m]
-    if all(float(g.min()) > 0.9988 for g in band_gain):  # < 0.01 dB anywhere: nothing audible to do
-        return x.astype(np.float32, copy=True)
-    size = scipy.fft.next_fast_len(n + _FFT_GUARD, real=True)
-    spectrum = scipy.fft.rfft(x, size)
-    freqs = np.fft.rfftfreq(size, 1.0 / SAMPLE_RATE_HZ)
-    out = x * band_gain[0]
-    # Σ_k g_k·band_k = g_0·x + Σ_{k≥1} (g_k − g_{k−1})·highpass_k, where highpass_k is everything above edge k.
-    for k, edge in enumerate(AIR_BAND_EDGES_HZ, start=1):
-        step = band_gain[k] - band_gain[k - 1]
-        if float(np.abs(step).max()) < 1e-6:
-            continue
-        highpass = scipy.fft.irfft(spectrum * _highpass_mask(freqs, edge), size)[:n]
-        out += step * highpass.astype(np.float32)
-    return out.astype(np.float32, copy=False)
+    x = np.asarray(x, dtype=np.float32)
+    n = x.size
+    hop = AIR_FRAME // 2
+    frames_count = -(-(n + hop) // hop)
+    curve = np.atleast_1d(np.asarray(distance_m, dtype=np.float64))
+    frame_distance = np.interp(np.arange(frames_count) * hop, np.arange(curve.size) * step, curve)
+    alpha = _alpha_per_bin(settings.temperature_c, settings.relative_humidity_pct, settings.pressure_kpa)
+    if n == 0 or float(alpha[-1]) * float(frame_distance.max()) < 0.01:  # < 0.01 dB anywhere: nothing to do
+        return x.copy()
+    window = _sqrt_hann(AIR_FRAME)
+    padded = np.zeros((frames_count + 1) * hop, dtype=np.float32)
+    padded[hop : hop + n] = x
+    frames = np.lib.stride_tricks.sliding_window_view(padded, AIR_FRAME)[::hop][:frames_count] * window
+    gains = np.exp(np.outer(frame_distance, -math.log(10.0) / 20.0 * alpha)).astype(np.float32)
+    filtered = scipy.fft.irfft(scipy.fft.rfft(frames, axis=-1) * gains, AIR_FRAME, axis=-1) * window
+    out = np.zeros((frames_count + 1, hop), dtype=np.float32)
+    out[:-1] += filtered[:, :hop]
+    out[1:] += filtered[:, hop:]
+    return out.reshape(-1)[hop : hop + n]
 
 
-def _highpass_mask(freqs: np.ndarray, edge_hz: float) -> np.ndarray:
-    """0 below, 1 above edge_hz, with a raised-cosine transition on a log-frequency axis (zero phase)."""
-    with np.errstate(divide="ignore"):
-        octaves = np.log2(np.maximum(freqs, 1e-9) / edge_hz) / _AIR_TRANSITION_OCT + 0.5
-    return (0.5 - 0.5 * np.cos(np.pi * np.clip(octaves, 0.0, 1.0))).astype(np.float32)
+@functools.lru_cache(maxsize=8)
+def _alpha_per_bin(temperature_c: float, relative_humidity_pct: float, pressure_kpa: float) -> np.ndarray:
+    freqs = np.fft.rfftfreq(AIR_FRAME, 1.0 / SAMPLE_RATE_HZ)
+    alpha = air_absorption_db_per_m(freqs, temperature_c=temperature_c, relative_humidity_pct=relative_humidity_pct, pressure_kpa=pressure_kpa)
+    alpha.setflags(write=False)
+    return alpha
+
+
+@functools.lru_cache(maxsize=2)
+def _sqrt_hann(size: int) -> np.ndarray:
+    window = np.sqrt(0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(size) / size)).astype(np.float32)
+    window.setflags(write=False)
+    return window
 
 
 # ------------------------------------------------------------------------------------- diffuse field
@@ -156,7 +152,8 @@ def wet_share(distance_m: np.ndarray, settings: SpatialSettings) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def load_impulse_response(path: str | None) -> np.ndarray:
-    """A stereo impulse response at 48 kHz, each channel scaled to unit energy (so wet gains mean energy ratios).
+    """A stereo impulse response at 48 kHz scaled to unit total energy (half per channel), so a wet gain g
+    puts g² of the send's energy into the diffuse field, summed over both channels like the dry path.
 
     path None: pyo's medium hall IR when pyo is installed, otherwise `generated_impulse_response()`.
     The result is read-only and cached.
@@ -175,7 +172,7 @@ def load_impulse_response(path: str | None) -> np.ndarray:
     energy = np.sqrt(np.sum(ir.astype(np.float64) ** 2, axis=1, keepdims=True))
     if np.any(energy == 0):
         raise InvalidAudio(f"impulse response {path} is silent")
-    ir = (ir / energy).astype(np.float32)
+    ir = (ir / (energy * math.sqrt(2.0))).astype(np.float32)
     ir.setflags(write=False)
     return ir
 
@@ -205,9 +202,7 @@ def _pyo_hall_ir_path() -> str | None:
 def convolve_send(send: np.ndarray, ir: np.ndarray) -> np.ndarray:
     """Mono send (n,) convolved with a stereo IR (2, m); returns (2, n): the tail past n is cut."""
     n = send.shape[-1]
-    size = scipy.fft.next_fast_len(n + ir.shape[-1] - 1, real=True)
-    spectrum = scipy.fft.rfft(send, size)
-    return scipy.fft.irfft(spectrum * scipy.fft.rfft(ir, size, axis=-1), size, axis=-1)[:, :n].astype(np.float32)
+    return scipy.signal.oaconvolve(send[None, :], ir, axes=-1)[:, :n].astype(np.float32, copy=False)
 
 
 # ---------------------------------------------------------------------------------------- automation
@@ -217,9 +212,28 @@ def automation_curve(times_s: np.ndarray, values: np.ndarray, n_samples: int, sm
     The smoothing bounds the per-sample step of any curve to (max − min) / L with L = smoothing_ms·48 samples,
     so a jump in the automation cannot click; being centred, it adds no delay.
     """
-    sample_times = np.arange(n_samples, dtype=np.float64) / SAMPLE_RATE_HZ
-    curve = np.interp(sample_times, times_s, values)
-    return smooth(curve, int(round(smoothing_ms * SAMPLE_RATE_HZ / 1000.0)))
+    control = control_curve(times_s, values, n_samples)
+    return to_audio_rate(smooth(control, _smoothing_points(smoothing_ms)), n_samples)
+
+
+def control_curve(times_s: np.ndarray, values: np.ndarray, n_samples: int) -> np.ndarray:
+    """Breakpoints sampled at the control rate (every CONTROL_STEP samples, covering the last sample)."""
+    points = n_samples // CONTROL_STEP + 2
+    return np.interp(np.arange(points) * (CONTROL_STEP / SAMPLE_RATE_HZ), times_s, values)
+
+
+def to_audio_rate(control: np.ndarray, n_samples: int) -> np.ndarray:
+    """Linear interpolation of a control-rate curve to n_samples (float32). Its per-sample step is at most the
+    largest difference between neighbouring control points divided by CONTROL_STEP."""
+    c = control.astype(np.float32)
+    segments = -(-n_samples // CONTROL_STEP)
+    ramp = np.arange(CONTROL_STEP, dtype=np.float32) / CONTROL_STEP
+    start, slope = c[:segments, None], (c[1 : segments + 1] - c[:segments])[:, None]
+    return (start + slope * ramp).reshape(-1)[:n_samples]
+
+
+def _smoothing_points(smoothing_ms: float) -> int:
+    return int(round(smoothing_ms * SAMPLE_RATE_HZ / 1000.0 / CONTROL_STEP))
 
 
 def smooth(curve: np.ndarray, length: int) -> np.ndarray:
@@ -255,34 +269,36 @@ def spatialize_object(source: np.ndarray, trajectory: Trajectory, settings: Spat
     if n < 0:
         raise InvalidParameter(f"n_samples={n} must not be negative")
     x = np.pad(x, (0, max(0, n - x.size)))[:n]
-    curve = functools.partial(automation_curve, trajectory.times_s, n_samples=n, smoothing_ms=settings.smoothing_ms)
-    distance = curve(trajectory.distance_m)
-    pan = curve(trajectory.pan)
-    level = curve(10.0 ** (trajectory.gain_db / 20.0))
+    # Automation at control rate. Gains come from the interpolated distance and are smoothed afterwards, so
+    # their per-sample step stays bounded (smoothing the distance alone would let 1/r steepen a jump near 1 m).
+    points = _smoothing_points(settings.smoothing_ms)
+    raw_distance = control_curve(trajectory.times_s, trajectory.distance_m, n)
+    distance = smooth(raw_distance, points)
+    level_raw = control_curve(trajectory.times_s, 10.0 ** (trajectory.gain_db / 20.0), n)
+    direct = smooth(level_raw * distance_gain(raw_distance, settings.reference_distance_m, settings.max_distance_m), points)
+    pan = smooth(control_curve(trajectory.times_s, trajectory.pan, n), points)
+    left_gain, right_gain = pan_gains(pan, settings.pan_law)
 
     if settings.doppler:
         # Propagation delay relative to the nearest point, so the closest moment keeps its timing.
         delay = (distance - distance.min()) / settings.speed_of_sound_m_s * SAMPLE_RATE_HZ
-        x = fractional_delay(x, delay)
+        x = fractional_delay(x, to_audio_rate(delay, n))
     if settings.air_absorption:
-        x = apply_air_absorption(x, distance, air_band_alpha_db_per_m(settings))
+        x = apply_air_absorption(x, distance, settings, step=CONTROL_STEP)
 
-    direct = (level * distance_gain(distance, settings.reference_distance_m, settings.max_distance_m)).astype(np.float32)
-    left_gain, right_gain = pan_gains(pan, settings.pan_law)
-    dry_mono = x * direct
-    left = dry_mono * left_gain.astype(np.float32)
-    right = dry_mono * right_gain.astype(np.float32)
+    left = x * to_audio_rate(direct * left_gain, n)
+    right = x * to_audio_rate(direct * right_gain, n)
     if settings.itd:
         # The far ear hears the sound later; the near ear stays sample-aligned.
-        itd_samples = settings.max_itd_ms / 1000.0 * SAMPLE_RATE_HZ * pan
+        itd_samples = to_audio_rate(settings.max_itd_ms / 1000.0 * SAMPLE_RATE_HZ * pan, n)
         left = fractional_delay(left, np.maximum(itd_samples, 0.0))
         right = fractional_delay(right, np.maximum(-itd_samples, 0.0))
 
     if settings.diffuse:
-        wet_send = x * (level * reverberant_gain(settings)).astype(np.float32)
+        wet_send = x * to_audio_rate(smooth(level_raw, points) * reverberant_gain(settings), n)
     else:
         wet_send = np.zeros(n, dtype=np.float32)
-    return ObjectRender(dry=np.stack([left, right]).astype(np.float32), wet_send=wet_send.astype(np.float32))
+    return ObjectRender(dry=np.stack([left, right]), wet_send=wet_send.astype(np.float32, copy=False))
 
 
 def spatialize(source: np.ndarray, trajectory: Trajectory, settings: SpatialSettings, n_samples: int | None = None) -> np.ndarray:

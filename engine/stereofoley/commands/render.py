@@ -1,0 +1,111 @@
+"""`stereofoley render TIMELINE -o OUTDIR`: Foley for every selected clip of an edit, written back for the editor.
+
+Exit codes: 0 every selected clip rendered; 3 partial (some clips skipped: the report lists each with its
+reason); 1 error (unreadable timeline, unknown format, nothing selected, no clip renderable); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import opentimelineio as otio
+
+from ..cli import EXIT_OK, EXIT_PARTIAL
+from ..errors import InvalidParameter
+from ..sources.cli_args import add_source_arguments
+from ..sources.loudness import check_targets
+from .common import add_output_arguments, add_spatial_arguments, emit, spatial_settings_from_args
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "render",
+        help="render Foley for the clips of a timeline (OTIO, FCP XML, FCPXML, EDL, AAF, RPP)",
+        description=(
+            "Read TIMELINE with OpenTimelineIO, render one 48 kHz stereo BWF WAV per selected video clip, and write "
+            "OUTDIR/<name>.stereofoley.otio (the timeline plus a 'StereoFoley' audio track at the picture clips' "
+            "record ranges), .xml (FCP 7 XML for Premiere/Resolve), .rpp (REAPER) and .json (the report). "
+            "Selection options combine (AND); by default every visible video clip is rendered. "
+            "Exit codes: 0 ok, 3 partial (some clips skipped, see the report), 1 error, 2 usage."
+        ),
+    )
+    p.add_argument("timeline", help="timeline file (.otio, .otioz, .xml, .fcpxml, .edl, .aaf, .rpp)")
+    p.add_argument("--out", "-o", required=True, help="output folder")
+    sel = p.add_argument_group("clip selection (criteria combine; each may be repeated)")
+    sel.add_argument("--clip", action="append", default=[], metavar="NAME_OR_ID", help="clip name or id (e.g. 1.3)")
+    sel.add_argument("--marker", action="append", default=[], metavar="NAME_OR_COLOR",
+                     help="marker name or colour on the clip or over it on the timeline")
+    sel.add_argument("--color", action="append", default=[], help="clip colour (OTIO clip colour or Resolve metadata)")
+    sel.add_argument("--track", action="append", default=[], help="video track name, or V1/1 (1-based, bottom up)")
+    sel.add_argument("--range", dest="time_range", metavar="START-END",
+                     help="record range: seconds from the timeline start (12.5-20) or timecodes (01:00:10:00-01:00:20:00)")
+    media = p.add_argument_group("media")
+    media.add_argument("--media-root", action="append", default=[], metavar="DIR",
+                       help="folder to search for media by name (repeatable)")
+    media.add_argument("--remap", action="append", default=[], metavar="OLD=NEW",
+                       help="replace a path prefix, e.g. D:/media=/mnt/media (repeatable)")
+    eng = p.add_argument_group("analysis")
+    eng.add_argument("--detector", default="auto", help="auto, yolo or motion")
+    eng.add_argument("--weights", help="detector weights file")
+    eng.add_argument("--max-objects", type=int, default=4, help="sounding objects per clip (default 4)")
+    eng.add_argument("--no-stems", dest="stems", action="store_false", help="do not write per-object mono sources")
+    add_source_arguments(p, default="neutral")
+    add_spatial_arguments(p)
+    add_output_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..timeline import MediaSearch, RenderOptions, Selection, read_timeline, render_timeline
+
+    selection = Selection(clips=tuple(args.clip), markers=tuple(args.marker), colors=tuple(args.color),
+                          tracks=tuple(args.track),
+                          range_s=parse_range(args.time_range, args.timeline) if args.time_range else None)
+    if args.max_objects < 1:
+        raise InvalidParameter(f"--max-objects {args.max_objects} must be at least 1")
+    if args.loudness:
+        check_targets(args.loudness_lufs, args.true_peak_dbtp)  # fail before any clip is rendered
+    search = MediaSearch(roots=tuple(Path(r) for r in args.media_root),
+                         remaps=tuple(MediaSearch.parse_remap(r) for r in args.remap))
+    options = RenderOptions(settings=spatial_settings_from_args(args), media=search, detector=args.detector,
+                            weights=args.weights, max_objects=args.max_objects, sources=args.sources,
+                            libraries=tuple(args.library), class_map=args.class_map, seed=args.seed,
+                            loudness_lufs=args.loudness_lufs if args.loudness else None,
+                            true_peak_dbtp=args.true_peak_dbtp, stems=args.stems, overwrite=args.overwrite)
+    progress = None if args.json else _progress_printer()
+    report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress)
+    lines = [f"{len(report['clips'])} clip(s) rendered -> {report['timeline_out']}"]
+    lines += [f"  skipped {s['name']} ({s['id']}): {s['reason']}" for s in report["skipped"]]
+    emit(args, report, "\n".join(lines))
+    return EXIT_PARTIAL if report["status"] == "partial" else EXIT_OK
+
+
+def parse_range(text: str, timeline_path: str) -> tuple[float, float]:
+    """'12.5-20' (seconds from the timeline start) or '01:00:10:00-01:00:20:00' (timecodes, global start included)."""
+    from ..timeline.plan import global_start_s, read_timeline, timeline_rate
+
+    parts = text.split("-")
+    if len(parts) != 2:
+        raise InvalidParameter(f"--range {text!r} must look like START-END (seconds or HH:MM:SS:FF timecodes)")
+    if ":" in text:
+        timeline = read_timeline(timeline_path)
+        rate = timeline_rate(timeline)
+        try:
+            values = [otio.opentime.from_timecode(p.strip(), rate).to_seconds() for p in parts]
+        except ValueError as exc:
+            raise InvalidParameter(f"--range {text!r}: {exc}") from None
+        g0 = float(global_start_s(timeline))
+        return values[0] - g0, values[1] - g0
+    try:
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InvalidParameter(f"--range {text!r} must look like START-END in seconds, e.g. 12.5-20") from None
+
+
+def _progress_printer():
+    def show(fraction: float, message: str) -> None:
+        print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
+
+    return show

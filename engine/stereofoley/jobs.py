@@ -1,0 +1,504 @@
+"""Jobs (contract 4): job files written by host shims, run by the engine, with a status file kept up to date.
+
+A job file is JSON: {"version": 1, "kind": "clips" | "timeline" | "spatialize", "out_dir": ABS, ...}.
+- "clips": "clips": [{"id", "media": ABS, "start_s", "end_s", "name"}], rendered with pipeline.render_clip.
+- "timeline": "timeline": ABS, "select": {...}, rendered with timeline.render_timeline.
+- "spatialize": "items": [{"id", "source": ABS, "trajectory": ABS | [points], "name"}], exactly what
+  `stereofoley spatialize` does for each item (needs neither vision nor a timeline).
+"options": {"sources", "detector", "preset", "stems": bool, "overwrite": bool, "max_objects", "settings": {...}}.
+
+The status file is JSON, replaced atomically on every change: {"version": 1, "job_id", "kind", "state":
+queued|running|done|partial|failed|cancelled, "progress": 0..1, "message", "results": [{"id", "wav", "duration_s",
+"record_start_frame"?, "objects": [{"name", "class", "source_wav"?, "curves": {"pan": [[t, v]...], "gain_db": ...}}]}],
+"skipped": [{"id", "reason"}], "report"?: {...}, "error"?}. Curve times are seconds from the clip start.
+
+Every WAV is written by temp file + rename, so a reader never sees half a file; a cancelled job keeps the results it
+finished and writes nothing more.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from . import SAMPLE_RATE_HZ
+from .config import SpatialSettings, preset
+from .errors import InvalidJob, JobCancelled, OutputExists, StereoFoleyError
+from .files import write_text_atomic
+
+JOB_VERSION = 1
+KINDS = ("clips", "timeline", "spatialize")
+FINAL_STATES = ("done", "partial", "failed", "cancelled")
+PAN_TOLERANCE = 0.002  # curve simplification: well under 1 % of the pan range
+GAIN_TOLERANCE_DB = 0.05
+Listener = Callable[[str, dict], None]
+
+
+# ------------------------------------------------------------------------------------------------ job files
+
+@dataclass(frozen=True)
+class JobOptions:
+    sources: str = "synth"
+    detector: str = "auto"
+    preset: str = "natural"
+    stems: bool = False
+    overwrite: bool = False
+    max_objects: int = 4
+    settings: Mapping[str, Any] = field(default_factory=dict)  # SpatialSettings fields on top of the preset
+
+    def spatial_settings(self) -> SpatialSettings:
+        base = preset(self.preset)
+        try:
+            return dataclasses.replace(base, **dict(self.settings)) if self.settings else base
+        except TypeError as exc:
+            raise InvalidJob(f"options.settings has a field SpatialSettings does not know: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ClipItem:
+    id: str
+    media: Path
+    start_s: float | None
+    end_s: float | None
+    name: str
+
+
+@dataclass(frozen=True)
+class SpatializeItem:
+    id: str
+    source: Path
+    trajectory: Path | tuple  # a file, or the points themselves
+    name: str
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str
+    out_dir: Path
+    items: tuple = ()
+    timeline: Path | None = None
+    select: Mapping[str, Any] = field(default_factory=dict)
+    options: JobOptions = JobOptions()
+
+
+def _abs_path(value: Any, what: str, roots: Iterable[Path] | None) -> Path:
+    if not isinstance(value, str) or not value:
+        raise InvalidJob(f"{what} must be a non-empty string path, got {value!r}")
+    if not os.path.isabs(value):
+        raise InvalidJob(f"{what}={value!r} must be an absolute path")
+    if roots is None:
+        return Path(value)
+    from .transport.osc import resolve_under_roots
+
+    return resolve_under_roots(value, roots)
+
+
+def _time(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise InvalidJob(f"{what}={value!r} must be a finite number of seconds ≥ 0")
+    return float(value)
+
+
+def _item_id(value: Any, index: int, seen: set) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
+        raise InvalidJob(f"item {index}: id must be a non-empty string or integer, got {value!r}")
+    item_id = str(value)
+    if item_id in seen:
+        raise InvalidJob(f"item {index}: id {item_id!r} is used twice")
+    seen.add(item_id)
+    return item_id
+
+
+def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
+    """Validate a job (a dict from JSON). With `roots`, every path must lie under one of them (server use)."""
+    if not isinstance(data, Mapping):
+        raise InvalidJob(f"a job is a JSON object, got {type(data).__name__}")
+    if data.get("version") != JOB_VERSION:
+        raise InvalidJob(f"job version {data.get('version')!r} is not supported; expected {JOB_VERSION}")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise InvalidJob(f"job kind {kind!r} is not one of {', '.join(KINDS)}")
+    roots = tuple(roots) if roots is not None else None
+    out_dir = _abs_path(data.get("out_dir"), "out_dir", roots)
+    options = _parse_options(data.get("options", {}))
+    seen: set = set()
+    if kind == "clips":
+        clips = data.get("clips")
+        if not isinstance(clips, list) or not clips:
+            raise InvalidJob("a clips job needs a non-empty list 'clips'")
+        items = []
+        for i, clip in enumerate(clips):
+            if not isinstance(clip, Mapping):
+                raise InvalidJob(f"clip {i} is not an object")
+            start, end = _time(clip.get("start_s"), f"clip {i} start_s"), _time(clip.get("end_s"), f"clip {i} end_s")
+            if start is not None and end is not None and end <= start:
+                raise InvalidJob(f"clip {i}: end_s={end} must be after start_s={start}")
+            item_id = _item_id(clip.get("id", i), i, seen)
+            items.append(ClipItem(item_id, _abs_path(clip.get("media"), f"clip {i} media", roots), start, end,
+                                  str(clip.get("name", item_id))))
+        return Job(kind, out_dir, tuple(items), options=options)
+    if kind == "timeline":
+        select = data.get("select", {})
+        if not isinstance(select, Mapping):
+            raise InvalidJob("'select' must be an object")
+        return Job(kind, out_dir, timeline=_abs_path(data.get("timeline"), "timeline", roots), select=dict(select),
+                   options=options)
+    entries = data.get("items")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidJob("a spatialize job needs a non-empty list 'items'")
+    items = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise InvalidJob(f"item {i} is not an object")
+        traj = entry.get("trajectory")
+        trajectory = tuple(traj) if isinstance(traj, list) else _abs_path(traj, f"item {i} trajectory", roots)
+        item_id = _item_id(entry.get("id", i), i, seen)
+        items.append(SpatializeItem(item_id, _abs_path(entry.get("source"), f"item {i} source", roots), trajectory,
+                                    str(entry.get("name", item_id))))
+    return Job(kind, out_dir, tuple(items), options=options)
+
+
+def _parse_options(raw: Any) -> JobOptions:
+    if not isinstance(raw, Mapping):
+        raise InvalidJob("'options' must be an object")
+    known = {f.name: f for f in dataclasses.fields(JobOptions)}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise InvalidJob(f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+    types = {"sources": str, "detector": str, "preset": str, "stems": bool, "overwrite": bool, "max_objects": int,
+             "settings": Mapping}
+    for key, value in raw.items():
+        if not isinstance(value, types[key]) or (types[key] is int and isinstance(value, bool)):
+            raise InvalidJob(f"option {key}={value!r} must be of type {types[key].__name__}")
+    options = JobOptions(**{k: (dict(v) if k == "settings" else v) for k, v in raw.items()})
+    options.spatial_settings()  # fail at submission, not mid-render
+    if not 1 <= options.max_objects <= 32:
+        raise InvalidJob(f"max_objects={options.max_objects} is outside 1..32")
+    return options
+
+
+def read_job(path: str | os.PathLike, *, roots: Iterable[Path] | None = None) -> Job:
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidJob(f"job file not found: {path}")
+    if path.stat().st_size > 16 * 1024 * 1024:
+        raise InvalidJob(f"job file {path} is larger than 16 MiB")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidJob(f"job file {path} is not valid JSON: {exc}") from None
+    return parse_job(data, roots=roots)
+
+
+def safe_name(item_id: str) -> str:
+    """A file name from an item id: no separators, no leading dot (ids come from other programs)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", item_id).lstrip(".")[:120]
+    return name or "clip"
+
+
+# ------------------------------------------------------------------------------------------------ status
+
+class _Reporter:
+    """The status of one job: every change bumps `seq`, rewrites the status file atomically (progress-only changes
+    at most every 50 ms) and tells the listener, in that order, under one lock so listeners see changes in order."""
+
+    def __init__(self, job: Job, job_id: str, status_path: Path | None, listener: Listener | None) -> None:
+        self.status_path, self.listener, self.job_id = status_path, listener, job_id
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.last_write = 0.0
+        self.status: dict[str, Any] = {"version": JOB_VERSION, "job_id": job_id, "kind": job.kind, "state": "queued",
+                                       "progress": 0.0, "message": "queued", "results": [], "skipped": []}
+
+    def update(self, *, force_write: bool = True, **changes: Any) -> None:
+        with self.lock:
+            if "progress" in changes:  # progress never goes backwards
+                changes["progress"] = min(1.0, max(float(self.status["progress"]), float(changes["progress"])))
+            self.status.update(changes)
+            self.seq += 1
+            now = time.monotonic()
+            if self.status_path is not None and (force_write or now - self.last_write >= 0.05):
+                write_text_atomic(self.status_path, json.dumps(self.status, indent=1), overwrite=True)
+                self.last_write = now
+            if self.listener is not None:
+                try:
+                    self.listener(self.job_id, {**self.snapshot_unlocked(), "seq": self.seq})
+                except Exception:  # a listener that went away must not stop the job
+                    pass
+
+    def snapshot_unlocked(self) -> dict:
+        return json.loads(json.dumps(self.status))
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return self.snapshot_unlocked()
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+def run_job(job: Job, *, job_id: str | None = None, status_path: str | os.PathLike | None = None,
+            listener: Listener | None = None, cancel: threading.Event | None = None,
+            _reporter: _Reporter | None = None) -> dict:
+    """Run a job to the end in this thread and return its final status (also written to `status_path`)."""
+    job_id = job_id or uuid.uuid4().hex[:12]
+    reporter = _reporter or _Reporter(job, job_id, Path(status_path) if status_path else None, listener)
+    cancel = cancel or threading.Event()
+    try:
+        if cancel.is_set():
+            raise JobCancelled("cancelled before it started")
+        reporter.update(state="running", message="running")
+        if job.kind == "timeline":
+            _run_timeline(job, reporter, cancel)
+        else:
+            _run_items(job, reporter, cancel)
+    except JobCancelled:
+        reporter.update(state="cancelled", message="cancelled")
+    except StereoFoleyError as exc:
+        reporter.update(state="failed", message=str(exc), error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # an engine bug: report it in the status file instead of leaving "running" forever
+        reporter.update(state="failed", message=f"internal error: {exc}", error=f"{type(exc).__name__}: {exc}")
+    return reporter.snapshot()
+
+
+def _progress_callback(reporter: _Reporter, cancel: threading.Event, lo: float, hi: float, label: str):
+    """A progress callback for render functions: accepts (fraction) or (done, total), and cancels the render."""
+
+    def progress(*args: Any, **kwargs: Any) -> None:
+        if cancel.is_set():
+            raise JobCancelled("cancelled")
+        numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+        if len(numbers) >= 2 and numbers[1] > 0:
+            fraction = numbers[0] / numbers[1]
+        elif numbers:
+            fraction = numbers[0]
+        else:
+            return
+        fraction = min(1.0, max(0.0, float(fraction)))
+        reporter.update(progress=lo + (hi - lo) * fraction, message=label, force_write=False)
+
+    return progress
+
+
+def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
+    settings = job.options.spatial_settings()
+    n = len(job.items)
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    ok = 0
+    for i, item in enumerate(job.items):
+        if cancel.is_set():
+            raise JobCancelled("cancelled")
+        label = f"{item.name} ({i + 1}/{n})"
+        reporter.update(progress=i / n, message=label)
+        callback = _progress_callback(reporter, cancel, i / n, (i + 1) / n, label)
+        try:
+            if job.kind == "spatialize":
+                result = _spatialize_item(item, job, settings)
+            else:
+                result = _render_clip_item(item, job, settings, callback)
+        except JobCancelled:
+            raise
+        except StereoFoleyError as exc:
+            reporter.update(skipped=reporter.snapshot()["skipped"] + [{"id": item.id, "name": item.name, "reason": str(exc)}])
+            continue
+        ok += 1
+        reporter.update(progress=(i + 1) / n, message=label, results=reporter.snapshot()["results"] + [result])
+    state = "done" if ok == n else ("partial" if ok else "failed")
+    message = f"{ok} of {n} rendered"
+    extra = {} if ok else {"error": reporter.snapshot()["skipped"][0]["reason"] if n else "nothing to render"}
+    reporter.update(state=state, progress=1.0, message=message, **extra)
+
+
+def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSettings, source_wav: str | None) -> dict:
+    from .automation import curves_for
+
+    curves = curves_for(trajectory, settings)
+    obj = {
+        "name": name,
+        "class": class_name,
+        "curves": {
+            "pan": curves["pan"].simplified(PAN_TOLERANCE).to_json(),
+            "gain_db": curves["gain_db"].simplified(GAIN_TOLERANCE_DB).to_json(),
+        },
+    }
+    if source_wav:
+        obj["source_wav"] = source_wav
+    return obj
+
+
+def _spatialize_item(item: SpatializeItem, job: Job, settings: SpatialSettings) -> dict:
+    """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (same reads, render, write)."""
+    from .audio import read_mono, write_wav
+    from .render import SoundObject, render_mix
+    from .trajectory import Trajectory, read_trajectory
+
+    out = job.out_dir / f"{safe_name(item.id)}.wav"
+    if out.exists() and not job.options.overwrite:  # fail before rendering, not after
+        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    if isinstance(item.trajectory, tuple):
+        trajectory = Trajectory.from_points(list(item.trajectory), settings)
+    else:
+        trajectory = read_trajectory(item.trajectory, settings)
+    source = read_mono(item.source)
+    stereo = render_mix([SoundObject("source", source, trajectory)], settings, source.size)
+    write_wav(out, stereo, subtype=settings.output_subtype, overwrite=job.options.overwrite)
+    return {"id": item.id, "wav": str(out), "duration_s": stereo.shape[1] / SAMPLE_RATE_HZ,
+            "objects": [_objects_json(item.name, "source", trajectory, settings, None)]}
+
+
+def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progress) -> dict:
+    from .audio import write_wav
+    from .pipeline import render_clip  # the vision branch; imported only when a clips job runs
+
+    out = job.out_dir / f"{safe_name(item.id)}.wav"
+    if out.exists() and not job.options.overwrite:
+        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    if not item.media.is_file():
+        from .errors import MediaNotFound
+
+        raise MediaNotFound(f"media file not found: {item.media}")
+    source_for = _source_for(job.options, item)
+    kwargs = {} if source_for is None else {"source_for": source_for}
+    clip = render_clip(item.media, start_s=item.start_s, end_s=item.end_s, detector=job.options.detector,
+                       settings=settings, max_objects=job.options.max_objects, progress=progress, **kwargs)
+    write_wav(out, clip.stereo, subtype=settings.output_subtype, overwrite=job.options.overwrite)
+    objects = []
+    for k, obj in enumerate(clip.objects):
+        source_wav = None
+        if job.options.stems:
+            # The object's mono source, unplaced: a host puts it on its own track under the pan/gain curves.
+            stem_path = job.out_dir / f"{safe_name(item.id)}.{k + 1:02d}.{safe_name(obj.name)}.wav"
+            source_wav = str(write_wav(stem_path, obj.source[None, :], subtype=settings.output_subtype, overwrite=job.options.overwrite))
+        objects.append(_objects_json(obj.name, obj.class_name, obj.trajectory, settings, source_wav))
+    return {"id": item.id, "wav": str(out), "duration_s": clip.stereo.shape[1] / SAMPLE_RATE_HZ, "objects": objects}
+
+
+def _source_for(options: JobOptions, item: ClipItem):
+    """The sources branch's provider when it is installed; otherwise render_clip's documented default source."""
+    try:
+        from .sources import make_source_for
+    except ImportError:
+        return None
+    return make_source_for(options.sources, media_path=str(item.media), media_start_s=item.start_s or 0.0)
+
+
+def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
+    from .timeline import RenderOptions, render_timeline  # imported only when a timeline job runs
+
+    options = RenderOptions(settings=job.options.spatial_settings(), detector=job.options.detector,
+                            max_objects=job.options.max_objects, sources=job.options.sources,
+                            stems=job.options.stems, overwrite=job.options.overwrite)
+    report = render_timeline(job.timeline, job.out_dir, selection=_selection(job.select), options=options,
+                             progress=_progress_callback(reporter, cancel, 0.0, 1.0, "timeline"))
+    if cancel.is_set():
+        raise JobCancelled("cancelled")
+    results = []
+    for clip in report.get("clips", []):
+        result = {"id": clip["id"], "wav": clip["wav"], "duration_s": clip.get("record_duration_s"),
+                  "objects": clip.get("objects", [])}
+        if "record_start_frame" in clip:
+            result["record_start_frame"] = clip["record_start_frame"]
+        results.append(result)
+    skipped = [dict(s) for s in report.get("skipped", [])]
+    state = "partial" if report.get("status") == "partial" or (skipped and results) else ("done" if results else "failed")
+    extra = {} if results else {"error": "no clip rendered" + (f": {skipped[0].get('reason')}" if skipped else "")}
+    reporter.update(state=state, progress=1.0, message=f"{len(results)} clip(s) rendered", results=results,
+                    skipped=skipped, report=report, **extra)
+
+
+def _selection(select: Mapping[str, Any]):
+    """A job's "select" object as the timeline's Selection (same field names; lists become tuples)."""
+    from .timeline import Selection
+
+    fields = {f.name for f in dataclasses.fields(Selection)}
+    unknown = sorted(set(select) - fields)
+    if unknown:
+        raise InvalidJob(f"select has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(fields))}")
+    values = {}
+    for key, value in select.items():
+        if key == "range_s":
+            if not (isinstance(value, (list, tuple)) and len(value) == 2):
+                raise InvalidJob(f"select.range_s must be [start_s, end_s], got {value!r}")
+            values[key] = (float(value[0]), float(value[1]))
+        else:
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)) or not all(isinstance(v, (str, int)) for v in items):
+                raise InvalidJob(f"select.{key} must be a string or a list of strings, got {value!r}")
+            values[key] = tuple(str(v) for v in items)
+    return Selection(**values)
+
+
+# ------------------------------------------------------------------------------------------------ pool
+
+class JobPool:
+    """Jobs run on worker threads (numpy, soxr and PyAV release the GIL in their inner loops). A job belongs to the
+    pool, not to whoever submitted it: the submitter may go away and the job still runs and writes its files."""
+
+    def __init__(self, workers: int = 2, *, keep_finished: int = 256) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stereofoley-job")
+        self._lock = threading.Lock()
+        self._jobs: dict[str, tuple[_Reporter, threading.Event, concurrent.futures.Future]] = {}
+        self._keep = keep_finished
+
+    def submit(self, job: Job, *, status_path: str | os.PathLike | None = None, listener: Listener | None = None) -> str:
+        job_id = uuid.uuid4().hex[:12]
+        reporter = _Reporter(job, job_id, Path(status_path) if status_path else None, listener)
+        cancel = threading.Event()
+        reporter.update(state="queued", message="queued")
+        with self._lock:
+            future = self._executor.submit(run_job, job, job_id=job_id, cancel=cancel, _reporter=reporter)
+            self._jobs[job_id] = (reporter, cancel, future)
+            self._forget_old()
+        return job_id
+
+    def _forget_old(self) -> None:
+        finished = [k for k, (r, _, f) in self._jobs.items() if f.done()]
+        for key in finished[: max(0, len(finished) - self._keep)]:
+            del self._jobs[key]
+
+    def _get(self, job_id: str):
+        with self._lock:
+            entry = self._jobs.get(job_id)
+        if entry is None:
+            raise InvalidJob(f"unknown job id {job_id!r}")
+        return entry
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask a job to stop. Queued jobs never start; running ones stop at their next progress point."""
+        reporter, cancel, future = self._get(job_id)
+        if reporter.snapshot()["state"] in FINAL_STATES:
+            return False
+        cancel.set()
+        if future.cancel():  # it had not started: run_job will never write its final state, so do it here
+            reporter.update(state="cancelled", message="cancelled before it started")
+        return True
+
+    def status(self, job_id: str) -> dict:
+        return self._get(job_id)[0].snapshot()
+
+    def wait(self, job_id: str, timeout_s: float | None = None) -> dict:
+        reporter, _, future = self._get(job_id)
+        try:
+            future.result(timeout=timeout_s)
+        except concurrent.futures.CancelledError:
+            pass
+        return reporter.snapshot()
+
+    def shutdown(self, cancel_running: bool = True) -> None:
+        if cancel_running:
+            with self._lock:
+                for _, cancel, future in self._jobs.values():
+                    cancel.set()
+                    future.cancel()
+        self._executor.shutdown(wait=True)

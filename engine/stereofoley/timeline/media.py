@@ -1,0 +1,101 @@
+"""Finding the media file a clip references, on this machine.
+
+Editors write `file://` URLs (`file://localhost/D%3a/media/x.mov` from Premiere on Windows), plain OS paths
+(Resolve) or relative paths. Moving a project between machines is handled by prefix remaps (OLD=NEW) and
+search folders (--media-root), tried in that order after the path itself.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import opentimelineio as otio
+from opentimelineio import url_utils
+
+from ..errors import InvalidParameter
+from .timemap import seconds
+
+
+@dataclass(frozen=True)
+class MediaSearch:
+    """Where to look for media: the timeline's folder (for relative paths), remaps, and search roots."""
+
+    timeline_dir: Path = Path(".")
+    roots: tuple[Path, ...] = ()
+    remaps: tuple[tuple[str, str], ...] = ()  # (old prefix, new prefix), first match wins
+
+    @staticmethod
+    def parse_remap(rule: str) -> tuple[str, str]:
+        old, sep, new = rule.partition("=")
+        if not sep or not old:
+            raise InvalidParameter(f"--remap {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
+        return old, new
+
+
+@dataclass(frozen=True)
+class Resolved:
+    path: Path | None
+    reason: str = ""  # why path is None
+
+
+def reference_path(reference: otio.core.MediaReference | None) -> str | None:
+    """The OS path string a media reference names (URL-decoded), or None if it names no file."""
+    if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
+        return None
+    url = reference.target_url
+    if url.lower().startswith("file:"):
+        return url_utils.filepath_from_url(url)
+    if "://" in url:
+        return None  # http(s) and other schemes are not local media
+    return url
+
+
+def resolve(reference: otio.core.MediaReference | None, search: MediaSearch) -> Resolved:
+    """Find the file on this machine, or say why not (missing reference, generator, no such file)."""
+    if reference is None or isinstance(reference, otio.schema.MissingReference):
+        return Resolved(None, "missing media reference")
+    if isinstance(reference, otio.schema.GeneratorReference):
+        kind = reference.generator_kind or "generator"
+        return Resolved(None, f"generator reference ({kind}): no media to analyse")
+    if isinstance(reference, otio.schema.ImageSequenceReference):
+        return Resolved(None, "image sequences are not supported yet; render the sequence to a movie")
+    raw = reference_path(reference)
+    if raw is None:
+        url = getattr(reference, "target_url", "")
+        return Resolved(None, f"media reference {url!r} is not a local file")
+    for candidate in _candidates(raw, search):
+        if candidate.is_file():
+            return Resolved(candidate.resolve())
+    roots = ", ".join(str(r) for r in search.roots) or "none given"
+    return Resolved(None, f"media file not found: {raw} (searched the timeline folder and media roots: {roots})")
+
+
+def _candidates(raw: str, search: MediaSearch) -> list[Path]:
+    raw_norm = raw.replace("\\", "/")
+    found: list[Path] = []
+    for old, new in search.remaps:
+        old_norm = old.replace("\\", "/")
+        if raw_norm.lower().startswith(old_norm.lower()):  # drive letters and Windows paths are case-insensitive
+            found.append(Path(new + raw_norm[len(old_norm):]))
+    foreign = _is_windows_path(raw_norm)
+    if not foreign:
+        p = Path(raw_norm)
+        found.append(p if p.is_absolute() else search.timeline_dir / p)
+    parts = (PureWindowsPath(raw_norm) if foreign else PurePosixPath(raw_norm)).parts
+    tail = [p for p in parts if p not in ("/", "\\") and not p.endswith(":\\") and not p.endswith(":")]
+    for root in search.roots:  # root/name, then root/parent/name, ... (the layout below a moved folder)
+        for k in range(1, len(tail) + 1):
+            found.append(Path(root, *tail[-k:]))
+    return found
+
+
+def _is_windows_path(path: str) -> bool:
+    return (len(path) >= 2 and path[1] == ":" and path[0].isalpha()) or path.startswith("//")
+
+
+def file_offset_s(clip: otio.schema.Clip) -> Fraction:
+    """Media time of the file's first frame: the available_range start (a source timecode), else 0."""
+    available = getattr(clip.media_reference, "available_range", None)
+    return seconds(available.start_time) if available is not None else Fraction(0)

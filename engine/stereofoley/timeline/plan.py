@@ -1,0 +1,326 @@
+"""Reading a timeline and planning its clips: where every picture clip sits on the record timeline, which
+media seconds it shows, which clips are visible, and which ones the user selected.
+
+Only the walk (`picture_clips`) knows the composition rules; all time arithmetic goes through `timemap`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import opentimelineio as otio
+
+from ..errors import InvalidParameter, TimelineNotFound, UnsupportedTimeline
+from .timemap import Mapping, effect_speed, rate_fraction, seconds, snap_to_frame
+
+_ZERO = Fraction(0)
+
+
+# --------------------------------------------------------------------------------------------------- reading
+def suffixes_readable() -> list[str]:
+    """File suffixes some installed OTIO adapter can read."""
+    found: set[str] = set()
+    for adapter in otio.plugins.ActiveManifest().adapters:
+        if adapter.has_feature("read_from_file") or adapter.has_feature("read_from_string"):
+            found.update(s.lower() for s in adapter.suffixes)
+    return sorted(found)
+
+
+def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
+    """Any timeline an installed OTIO adapter reads (.otio/.otioz, FCP 7 XML, FCPXML, EDL, AAF, REAPER .rpp)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TimelineNotFound(f"timeline not found: {path}")
+    suffix = path.suffix.lower().lstrip(".")
+    readable = suffixes_readable()
+    if suffix not in readable:
+        raise UnsupportedTimeline(
+            f"{path}: no installed timeline adapter reads .{suffix or '(no suffix)'} files; readable: "
+            + ", ".join("." + s for s in readable)
+        )
+    try:
+        result = otio.adapters.read_from_file(str(path))
+    except Exception as exc:  # adapters raise anything from ValueError to XML parse errors
+        raise UnsupportedTimeline(f"{path} could not be read as a .{suffix} timeline ({type(exc).__name__}: {exc})") from None
+    if isinstance(result, otio.schema.SerializableCollection):  # e.g. EDL/XML holding several sequences
+        timelines = list(result.find_children(descended_from_type=otio.schema.Timeline, shallow_search=True))
+        if not timelines:
+            raise UnsupportedTimeline(f"{path} holds no timeline")
+        result = timelines[0]
+    if not isinstance(result, otio.schema.Timeline):
+        raise UnsupportedTimeline(f"{path} holds a {type(result).__name__}, not a timeline")
+    return result
+
+
+def timeline_rate(timeline: otio.schema.Timeline) -> float:
+    """The record frame rate: global_start_time's rate, else the first video track item's, else 24."""
+    if timeline.global_start_time is not None:
+        return timeline.global_start_time.rate
+    for track in timeline.video_tracks():
+        for item in track:
+            if isinstance(item, otio.core.Item):
+                return item.trimmed_range().duration.rate
+    return 24.0
+
+
+def global_start_s(timeline: otio.schema.Timeline) -> Fraction:
+    return seconds(timeline.global_start_time) if timeline.global_start_time is not None else _ZERO
+
+
+# ------------------------------------------------------------------------------------------------ the walk
+@dataclass(frozen=True, eq=False)
+class PictureClip:
+    """A leaf video clip placed on the record timeline.
+
+    Record times are seconds from the timeline's start (global_start_time excluded). Media times are in the
+    media reference's own coordinates (they include its available_range start, e.g. a source timecode).
+    `speed` is media seconds per record second (1 normal, 2 double speed, 0 a freeze frame).
+    Handles are the extra record seconds an adjacent transition shows of this clip (head before, tail after).
+    """
+
+    id: str
+    clip: otio.schema.Clip = field(repr=False)
+    track_index: int
+    track_name: str
+    video_track_number: int  # 1-based among video tracks, as editors number them (V1 at the bottom)
+    record_start_s: Fraction
+    record_end_s: Fraction
+    media_start_s: Fraction
+    speed: Fraction
+    head_s: Fraction = _ZERO
+    tail_s: Fraction = _ZERO
+    nested: bool = False
+    visible_s: Fraction | None = None  # seconds not covered by a clip on a higher track (None: not computed)
+    # OTIO children point to their parents without owning them: hold the timeline so they stay valid.
+    timeline: otio.schema.Timeline | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.clip.name
+
+    @property
+    def record_duration_s(self) -> Fraction:
+        return self.record_end_s - self.record_start_s
+
+    @property
+    def media_frame_s(self) -> Fraction:
+        return 1 / rate_fraction(self.clip.trimmed_range().duration.rate)
+
+    def media_range_s(self, *, with_handles: bool = False) -> tuple[Fraction, Fraction]:
+        """The media seconds shown over the record range (with the transition handles if asked). A freeze
+        frame shows one media frame whatever its record duration."""
+        if self.speed == 0:
+            return self.media_start_s, self.media_start_s + self.media_frame_s
+        head, tail = (self.head_s, self.tail_s) if with_handles else (_ZERO, _ZERO)
+        start = self.media_start_s - head * self.speed
+        end = self.media_start_s + (self.record_duration_s + tail) * self.speed
+        return start, end
+
+
+def picture_clips(timeline: otio.schema.Timeline) -> list[PictureClip]:
+    """Every clip on an enabled video track, at any nesting depth, with its record window and media mapping,
+    in track order (bottom track first). Visibility (`visible_s`) is filled in: generator clips (titles) are
+    treated as transparent overlays and do not hide what is under them."""
+    rate = timeline_rate(timeline)
+    result: list[PictureClip] = []
+    video_number = 0
+    for track_index, track in enumerate(timeline.tracks):
+        if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Video:
+            continue
+        video_number += 1
+        if not track.enabled:
+            continue
+        top = _TopTrack(track_index, track.name, video_number, rate, timeline)
+        start = seconds(track.trimmed_range().start_time)
+        mapping = Mapping(record_origin_s=_ZERO, local_at_origin_s=start, speed=effect_speed(track))
+        window = (_ZERO, seconds(track.trimmed_range().duration))
+        _walk(track, mapping, window, str(track_index), top, result, nested=False)
+    _fill_visibility(result)
+    return result
+
+
+@dataclass(frozen=True)
+class _TopTrack:
+    index: int
+    name: str
+    video_number: int
+    rate: float
+    timeline: otio.schema.Timeline
+
+
+def _walk(composition, mapping: Mapping, window, path: str, top: _TopTrack, out: list, *, nested: bool) -> None:
+    ranges = composition.range_of_all_children()
+    is_track = isinstance(composition, otio.schema.Track)
+    for i, child in enumerate(composition):
+        if isinstance(child, (otio.schema.Gap, otio.schema.Transition)) or not child.enabled:
+            continue
+        r = ranges[child]
+        p0 = seconds(r.start_time)
+        p1 = p0 + seconds(r.duration)
+        w0, w1 = _preimage(mapping, p0, p1, window)
+        w0, w1 = snap_to_frame(w0, top.rate), snap_to_frame(w1, top.rate)
+        if w1 <= w0:
+            continue
+        child_map = mapping.into_child(p0, seconds(child.trimmed_range().start_time), effect_speed(child))
+        child_path = f"{path}.{i}"
+        if isinstance(child, otio.schema.Clip):
+            head = tail = _ZERO
+            if is_track and mapping.speed > 0:
+                h, t = composition.handles_of_child(child)
+                head = seconds(h) / mapping.speed if h is not None else _ZERO
+                tail = seconds(t) / mapping.speed if t is not None else _ZERO
+            out.append(
+                PictureClip(
+                    id=child_path, clip=child, track_index=top.index, track_name=top.name,
+                    video_track_number=top.video_number, record_start_s=w0, record_end_s=w1,
+                    media_start_s=child_map.local(w0), speed=child_map.speed, head_s=head, tail_s=tail,
+                    nested=nested, timeline=top.timeline,
+                )
+            )
+        elif isinstance(child, otio.core.Composition):
+            _walk(child, child_map, (w0, w1), child_path, top, out, nested=True)
+
+
+def _preimage(mapping: Mapping, p0: Fraction, p1: Fraction, window) -> tuple[Fraction, Fraction]:
+    """Record seconds (within window) whose local time falls in [p0, p1)."""
+    lo, hi = window
+    if mapping.speed == 0:  # a freeze: the whole window shows one local instant
+        return (lo, hi) if p0 <= mapping.local_at_origin_s < p1 else (lo, lo)
+    return max(lo, mapping.record(p0)), min(hi, mapping.record(p1))
+
+
+def _fill_visibility(clips: list[PictureClip]) -> None:
+    """Top-most enabled video track wins at each moment: a clip's visible time is its window minus the union
+    of the windows of opaque clips on higher top-level tracks."""
+    covered: list[tuple[Fraction, Fraction]] = []  # sorted, disjoint
+    by_track: dict[int, list[int]] = {}
+    for k, c in enumerate(clips):
+        by_track.setdefault(c.track_index, []).append(k)
+    for track_index in sorted(by_track, reverse=True):
+        starts = [a for a, _ in covered]
+        for k in by_track[track_index]:
+            c = clips[k]
+            hidden = _overlap(covered, starts, c.record_start_s, c.record_end_s)
+            object.__setattr__(c, "visible_s", c.record_duration_s - hidden)
+        opaque = [(clips[k].record_start_s, clips[k].record_end_s) for k in by_track[track_index]
+                  if not isinstance(clips[k].clip.media_reference, otio.schema.GeneratorReference)]
+        covered = _union(covered + opaque)
+
+
+def _overlap(intervals, starts, a: Fraction, b: Fraction) -> Fraction:
+    total = _ZERO
+    i = max(bisect.bisect_right(starts, a) - 1, 0)
+    while i < len(intervals) and intervals[i][0] < b:
+        lo, hi = max(a, intervals[i][0]), min(b, intervals[i][1])
+        if hi > lo:
+            total += hi - lo
+        i += 1
+    return total
+
+
+def _union(intervals):
+    merged: list[tuple[Fraction, Fraction]] = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+# ------------------------------------------------------------------------------------------------ selection
+@dataclass(frozen=True)
+class Selection:
+    """Which picture clips to sonify. Every given criterion must match (they compose with AND); within one
+    criterion any listed value may match. With no clips and no tracks named, only visible clips count."""
+
+    clips: tuple[str, ...] = ()  # clip names or ids ("1.3", "0.1.0" for nested)
+    markers: tuple[str, ...] = ()  # marker names or colours, on the clip or over it on the timeline
+    colors: tuple[str, ...] = ()  # clip colour (OTIO Clip.color or Resolve metadata)
+    tracks: tuple[str, ...] = ()  # track names, or V1, V2... / 1, 2... (1-based video track numbers)
+    range_s: tuple[float, float] | None = None  # record seconds from the timeline start, [start, end)
+
+    def __post_init__(self) -> None:
+        if self.range_s is not None:
+            a, b = self.range_s
+            if not (math.isfinite(a) and math.isfinite(b) and b > a):
+                raise InvalidParameter(f"selection range {self.range_s!r} must be finite with end > start (seconds)")
+
+
+def select(timeline: otio.schema.Timeline, clips: Sequence[PictureClip], selection: Selection) -> list[PictureClip]:
+    """The picture clips the selection picks, in record order."""
+    explicit = bool(selection.clips or selection.tracks)
+    chosen = []
+    timeline_markers = _timeline_markers(timeline)
+    for c in clips:
+        if not explicit and not (c.visible_s and c.visible_s > 0):
+            continue
+        if selection.clips and not ({c.id, c.name} & set(selection.clips)):
+            continue
+        if selection.tracks and not _track_matches(c, selection.tracks):
+            continue
+        if selection.colors and _clip_color(c.clip).lower() not in {x.lower() for x in selection.colors}:
+            continue
+        if selection.markers and not _marker_matches(c, selection.markers, timeline_markers):
+            continue
+        if selection.range_s is not None:
+            a, b = (Fraction(x) for x in selection.range_s)
+            if not (c.record_start_s < b and c.record_end_s > a):
+                continue
+        chosen.append(c)
+    return sorted(chosen, key=lambda c: (c.record_start_s, c.track_index))
+
+
+def _track_matches(c: PictureClip, wanted: Iterable[str]) -> bool:
+    for w in wanted:
+        w = str(w).strip()
+        if w == c.track_name and w:
+            return True
+        number = w[1:] if w[:1] in "vV" else w
+        if number.isdigit() and int(number) == c.video_track_number:
+            return True
+    return False
+
+
+def _clip_color(clip: otio.schema.Clip) -> str:
+    color = getattr(clip, "color", None)
+    if color is not None and getattr(color, "name", ""):
+        return color.name
+    resolve = clip.metadata.get("Resolve_OTIO")
+    if hasattr(resolve, "get"):
+        for key in ("Clip Color", "clip_color", "Color"):
+            if isinstance(resolve.get(key), str):
+                return resolve[key]
+    return ""
+
+
+def _timeline_markers(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Marker, Fraction, Fraction]]:
+    """Markers on the top stack and on top-level tracks, in record seconds."""
+    found = []
+    holders = [timeline.tracks] + [t for t in timeline.tracks]
+    for holder in holders:
+        for m in holder.markers:
+            a = seconds(m.marked_range.start_time)
+            found.append((m, a, a + seconds(m.marked_range.duration)))
+    return found
+
+
+def _marker_matches(c: PictureClip, wanted: Sequence[str], timeline_markers) -> bool:
+    keys = {w.lower() for w in wanted}
+
+    def hit(m: otio.schema.Marker) -> bool:
+        return (m.name or "").lower() in keys or (m.color or "").lower() in keys
+
+    if any(hit(m) for m in c.clip.markers):
+        return True
+    for m, a, b in timeline_markers:
+        inside = (a < c.record_end_s and b > c.record_start_s) if b > a else (c.record_start_s <= a < c.record_end_s)
+        if inside and hit(m):
+            return True
+    return False

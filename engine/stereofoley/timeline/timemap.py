@@ -1,0 +1,104 @@
+"""The one place that converts time: OTIO RationalTime -> exact seconds -> 48 kHz sample index.
+
+Everything stays rational (`fractions.Fraction` seconds) until `sample_index`, so positions on an hour-long
+timeline at 29.97 fps land on the same sample whether they are computed from the start of the timeline or by
+adding clip durations (no drift). Float seconds appear only in reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import opentimelineio as otio
+
+from .. import SAMPLE_RATE_HZ
+from ..errors import UnsupportedTimeline
+
+# NTSC-style rates arrive as floats (29.97002997...); 1001 is the largest denominator editors use.
+_MAX_RATE_DENOMINATOR = 1001
+
+
+def rate_fraction(rate: float) -> Fraction:
+    """A frame rate as an exact fraction: 24.0 -> 24, 29.97002997 -> 30000/1001."""
+    if not (isinstance(rate, (int, float, Fraction)) and math.isfinite(rate) and rate > 0):
+        raise UnsupportedTimeline(f"frame rate {rate!r} is not a positive number")
+    return Fraction(rate).limit_denominator(_MAX_RATE_DENOMINATOR)
+
+
+def seconds(t: otio.opentime.RationalTime) -> Fraction:
+    """Exact seconds of a RationalTime (its value is a float holding an integer frame count in practice)."""
+    if not math.isfinite(t.value):
+        raise UnsupportedTimeline(f"time value {t.value!r} is not finite")
+    return Fraction(t.value) / rate_fraction(t.rate)
+
+
+def rational(t_s: Fraction, rate: float) -> otio.opentime.RationalTime:
+    """Seconds back to a RationalTime at `rate` (frame counts stay integers when t_s is on the frame grid)."""
+    value = t_s * rate_fraction(rate)
+    return otio.opentime.RationalTime(int(value) if value.denominator == 1 else float(value), rate)
+
+
+def time_range(start_s: Fraction, end_s: Fraction, rate: float) -> otio.opentime.TimeRange:
+    return otio.opentime.TimeRange(rational(start_s, rate), rational(end_s - start_s, rate))
+
+
+def snap_to_frame(t_s: Fraction, rate: float) -> Fraction:
+    """Nearest frame boundary at `rate` (half up), as exact seconds."""
+    r = rate_fraction(rate)
+    return Fraction(math.floor(t_s * r + Fraction(1, 2))) / r
+
+
+def sample_index(t_s: Fraction, rate_hz: int = SAMPLE_RATE_HZ) -> int:
+    """The sample at exact time t_s, rounding half up. The only time -> sample conversion in the engine's
+    timeline code: clip boundaries computed from anywhere agree, so abutting clips share their edge sample."""
+    return math.floor(Fraction(t_s) * rate_hz + Fraction(1, 2))
+
+
+def sample_span(start_s: Fraction, end_s: Fraction, rate_hz: int = SAMPLE_RATE_HZ) -> tuple[int, int]:
+    """(first sample, number of samples) of [start_s, end_s): n = index(end) - index(start), never drifting."""
+    first = sample_index(start_s, rate_hz)
+    return first, sample_index(end_s, rate_hz) - first
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """An affine map from record time (seconds on the top-level timeline, without global_start_time) to the
+    local time of an item: local = local_at_origin + (record - record_origin) * speed. speed 0 is a freeze."""
+
+    record_origin_s: Fraction
+    local_at_origin_s: Fraction
+    speed: Fraction
+
+    def local(self, record_s: Fraction) -> Fraction:
+        return self.local_at_origin_s + (record_s - self.record_origin_s) * self.speed
+
+    def record(self, local_s: Fraction) -> Fraction:
+        """Inverse map (speed must not be 0)."""
+        return self.record_origin_s + (local_s - self.local_at_origin_s) / self.speed
+
+    def into_child(self, child_start_in_parent_s: Fraction, child_local_start_s: Fraction, child_speed: Fraction) -> "Mapping":
+        """Compose with a child placed at child_start_in_parent_s whose own time starts at child_local_start_s
+        and runs at child_speed (product of its LinearTimeWarp scalars; 0 for a FreezeFrame)."""
+        # local_child = child_local_start + (local_parent - child_start_in_parent) * child_speed
+        return Mapping(
+            record_origin_s=self.record_origin_s,
+            local_at_origin_s=child_local_start_s + (self.local_at_origin_s - child_start_in_parent_s) * child_speed,
+            speed=self.speed * child_speed,
+        )
+
+
+def effect_speed(item: otio.core.Item) -> Fraction:
+    """Media seconds per parent second from an item's time effects (LinearTimeWarp scalars multiply;
+    FreezeFrame is scalar 0). Other effects do not change time."""
+    speed = Fraction(1)
+    for effect in getattr(item, "effects", ()):
+        if isinstance(effect, otio.schema.LinearTimeWarp):  # FreezeFrame subclasses it with time_scalar 0
+            scalar = effect.time_scalar
+            if not math.isfinite(scalar) or scalar < 0:
+                raise UnsupportedTimeline(
+                    f"{item.name!r}: time scalar {scalar!r} is not supported (reverse or non-finite speed)"
+                )
+            speed *= Fraction(scalar).limit_denominator(1_000_000)
+    return speed

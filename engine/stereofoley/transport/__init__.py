@@ -1,0 +1,1 @@
+"""Transport: the OSC bridge (osc), audio over OSC (stream) and live preview in REAPER (preview)."""
