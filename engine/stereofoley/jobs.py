@@ -5,7 +5,8 @@ A job file is JSON: {"version": 1, "kind": "clips" | "timeline" | "spatialize", 
 - "timeline": "timeline": ABS, "select": {...}, rendered with timeline.render_timeline.
 - "spatialize": "items": [{"id", "source": ABS, "trajectory": ABS | [points], "name"}], exactly what
   `stereofoley spatialize` does for each item (needs neither vision nor a timeline).
-"options": {"sources", "detector", "preset", "stems": bool, "overwrite": bool, "max_objects", "settings": {...}}.
+"options": {"sources", "detector", "preset", "stems": bool, "overwrite": bool, "max_objects", "settings": {...},
+"libraries": [ABS, ...]}.
 
 The status file is JSON, replaced atomically on every change: {"version": 1, "job_id", "kind", "state":
 queued|running|done|partial|failed|cancelled, "progress": 0..1, "message", "results": [{"id", "wav", "duration_s",
@@ -55,6 +56,7 @@ class JobOptions:
     overwrite: bool = False
     max_objects: int = 4
     settings: Mapping[str, Any] = field(default_factory=dict)  # SpatialSettings fields on top of the preset
+    libraries: tuple[Path, ...] = ()  # sound library folders for sources "library" (absolute, under the roots)
 
     def spatial_settings(self) -> SpatialSettings:
         base = preset(self.preset)
@@ -132,7 +134,7 @@ def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
         raise InvalidJob(f"job kind {kind!r} is not one of {', '.join(KINDS)}")
     roots = tuple(roots) if roots is not None else None
     out_dir = _abs_path(data.get("out_dir"), "out_dir", roots)
-    options = _parse_options(data.get("options", {}))
+    options = _parse_options(data.get("options", {}), roots)
     seen: set = set()
     if kind == "clips":
         clips = data.get("clips")
@@ -170,7 +172,7 @@ def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
     return Job(kind, out_dir, tuple(items), options=options)
 
 
-def _parse_options(raw: Any) -> JobOptions:
+def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> JobOptions:
     if not isinstance(raw, Mapping):
         raise InvalidJob("'options' must be an object")
     known = {f.name: f for f in dataclasses.fields(JobOptions)}
@@ -178,11 +180,14 @@ def _parse_options(raw: Any) -> JobOptions:
     if unknown:
         raise InvalidJob(f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
     types = {"sources": str, "detector": str, "preset": str, "stems": bool, "overwrite": bool, "max_objects": int,
-             "settings": Mapping}
+             "settings": Mapping, "libraries": list}
     for key, value in raw.items():
         if not isinstance(value, types[key]) or (types[key] is int and isinstance(value, bool)):
             raise InvalidJob(f"option {key}={value!r} must be of type {types[key].__name__}")
-    options = JobOptions(**{k: (dict(v) if k == "settings" else v) for k, v in raw.items()})
+    values = {k: (dict(v) if k == "settings" else v) for k, v in raw.items()}
+    if "libraries" in values:
+        values["libraries"] = tuple(_abs_path(v, f"options.libraries[{i}]", roots) for i, v in enumerate(values["libraries"]))
+    options = JobOptions(**values)
     options.spatial_settings()  # fail at submission, not mid-render
     if not 1 <= options.max_objects <= 32:
         raise InvalidJob(f"max_objects={options.max_objects} is outside 1..32")
@@ -390,7 +395,8 @@ def _source_for(options: JobOptions, item: ClipItem):
         from .sources import make_source_for
     except ImportError:
         return None
-    return make_source_for(options.sources, media_path=str(item.media), media_start_s=item.start_s or 0.0)
+    return make_source_for(options.sources, libraries=options.libraries, media_path=str(item.media),
+                           media_start_s=item.start_s or 0.0)
 
 
 def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
@@ -398,6 +404,7 @@ def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event) -> Non
 
     options = RenderOptions(settings=job.options.spatial_settings(), detector=job.options.detector,
                             max_objects=job.options.max_objects, sources=job.options.sources,
+                            libraries=tuple(str(p) for p in job.options.libraries),
                             stems=job.options.stems, overwrite=job.options.overwrite)
     report = render_timeline(job.timeline, job.out_dir, selection=_selection(job.select), options=options,
                              progress=_progress_callback(reporter, cancel, 0.0, 1.0, "timeline"))

@@ -293,3 +293,30 @@ def test_read_job_errors(root):
     with pytest.raises(InvalidJob, match="not valid JSON"):
         read_job(root / "bad.json")
     assert main(["send", "--local", str(root / "bad.json")]) == 1
+
+
+def test_clips_job_uses_the_libraries_it_names(root):
+    """A job's options.libraries reach the library provider: a library of one 523 Hz file is what is heard."""
+    from fractions import Fraction
+
+    import soundfile as sf
+
+    from stereofoley import synthetic
+
+    video = root / "car.mp4"
+    synthetic.write_video(synthetic.passing_vehicle(duration_s=1.0, width=160, height=90, fps=Fraction(25)), video)
+    library = root / "lib"
+    library.mkdir()
+    t = np.arange(96000) / 48000
+    sf.write(library / "VEHCar_Sedan Pass_Test_Mic.wav", (0.3 * np.sin(2 * np.pi * 523.0 * t)).astype(np.float32), 48000)
+    job = parse_job({"version": 1, "kind": "clips", "out_dir": str(root / "out"),
+                     "clips": [{"id": "c", "media": str(video), "start_s": 0.0, "end_s": 1.0}],
+                     "options": {"detector": "motion", "sources": "library", "libraries": [str(library)]}})
+    status = run_job(job)
+    assert status["state"] == "done", (status.get("error"), status.get("skipped"))
+    audio, rate = sf.read(status["results"][0]["wav"], always_2d=True)
+    spectrum = np.abs(np.fft.rfft(audio.sum(axis=1)))
+    assert abs(np.argmax(spectrum) * rate / audio.shape[0] - 523.0) < 2.0
+    with pytest.raises(InvalidJob, match="libraries"):
+        parse_job({"version": 1, "kind": "clips", "out_dir": str(root / "out"), "clips": [],
+                   "options": {"libraries": "not a list"}})

@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", required=True, help="output WAV path")
     p.add_argument("--max-objects", type=int, default=4, help="most objects to sonify (default 4)")
     p.add_argument("--tracks-out", help="also write the analysis as tracks.json here")
-    add_source_arguments(p, default="neutral")
+    add_source_arguments(p)
     add_spatial_arguments(p)
     add_output_arguments(p)
     p.set_defaults(run=run)

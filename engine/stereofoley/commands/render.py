@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     eng.add_argument("--weights", help="detector weights file")
     eng.add_argument("--max-objects", type=int, default=4, help="sounding objects per clip (default 4)")
     eng.add_argument("--no-stems", dest="stems", action="store_false", help="do not write per-object mono sources")
-    add_source_arguments(p, default="neutral")
+    add_source_arguments(p)
     add_spatial_arguments(p)
     add_output_arguments(p)
     p.set_defaults(run=run)

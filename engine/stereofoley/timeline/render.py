@@ -77,7 +77,7 @@ class RenderOptions:
     detector: str = "auto"
     weights: str | None = None
     max_objects: int = 4
-    sources: str = "neutral"  # "neutral" (pipeline default) or a stereofoley.sources spec
+    sources: str = "synth"  # a stereofoley.sources spec (fallback order), or "neutral": the pipeline's test noise
     libraries: tuple[str, ...] = ()  # folders for sources "library"
     class_map: str | None = None  # user file overriding the class -> UCS map
     seed: int = 0  # seed of the sources' random choices
