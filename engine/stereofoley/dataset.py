@@ -31,7 +31,6 @@ import scipy.signal
 from . import SAMPLE_RATE_HZ
 from .audio import read_mono, write_wav
 from .config import PRESETS, SpatialSettings
-from .demo import engine_tone, footsteps
 from .errors import InvalidParameter, MediaNotFound, OutputExists
 from .files import write_text_atomic
 from .render import SoundObject, render_mix
@@ -42,6 +41,31 @@ DATASET_VERSION = 1
 SILENT_GAIN_DB = -90.0  # an object that does not exist (yet, or any more)
 SOURCE_RMS_DBFS = -20.0
 WAV_SUBTYPE = "PCM_24"  # libsndfile stamps float WAVs with the write time (PEAK chunk): PCM keeps bytes reproducible
+
+
+def engine_tone(duration_s: float, rng: np.random.Generator) -> np.ndarray:
+    """Harmonic engine buzz (firing frequency ~55 Hz, slow wobble) with a little road noise.
+
+    Item sources here are deliberately simple and frozen: changing them changes every dataset's bytes."""
+    n = int(duration_s * SAMPLE_RATE_HZ)
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    f0 = 55.0 * (1.0 + 0.03 * np.sin(2 * np.pi * 0.4 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE_HZ
+    tone = sum(np.sin(k * phase) / k for k in range(1, 24))
+    noise = rng.standard_normal(n) * 0.3
+    return (0.25 * (tone + noise)).astype(np.float32)
+
+
+def footsteps(duration_s: float, rng: np.random.Generator, steps_per_s: float = 1.8) -> np.ndarray:
+    """Short filtered noise bursts, one per step."""
+    n = int(duration_s * SAMPLE_RATE_HZ)
+    out = np.zeros(n, dtype=np.float32)
+    burst_n = int(0.08 * SAMPLE_RATE_HZ)
+    envelope = np.exp(-np.arange(burst_n) / (0.015 * SAMPLE_RATE_HZ))
+    for start_s in np.arange(0.1, duration_s - 0.1, 1.0 / steps_per_s):
+        start = int(start_s * SAMPLE_RATE_HZ)
+        out[start : start + burst_n] += (rng.standard_normal(burst_n) * envelope).astype(np.float32)[: n - start]
+    return 0.5 * out
 
 
 @dataclass(frozen=True)

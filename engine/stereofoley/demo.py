@@ -1,125 +1,138 @@
-"""The built-in demo scene: a vehicle passing left to right and a walker approaching, rendered to demo-out/.
+"""The built-in demo: the whole pipeline on a generated edit, with nothing external and no network.
 
-Needs no input and no network. The sources are the procedural voices of `stereofoley.sources.synth` (a car
-engine whose pitch and level follow its speed, footsteps timed to the walker's pace), deterministic per seed;
-the mix is loudness-normalised to -23 LUFS (EBU R128) under a -1 dBTP true-peak ceiling.
+1. A short scene is generated (`stereofoley.synthetic`): a car passing left to right and a person walking towards
+   the camera, with exact ground truth.
+2. An edit is written as OpenTimelineIO: one clip of that scene after a one-second gap, on a timeline that starts
+   at 01:00:00:00 like an editor's.
+3. `render_timeline` reads the edit, analyses the clip with the YOLO detector (the shipped `sprites_yolo.pt`, a
+   tiny model trained on these sprites: the real loading and tracking code), gives each object a synth voice
+   (car engine, footsteps), spatializes them, loudness-normalises the clip to -23 LUFS, and writes the BWF WAV,
+   the OTIO timeline with a StereoFoley track, FCP 7 XML, a REAPER project and a JSON report.
+4. The stereo result is scored against the ground truth (`stereofoley.metric`), and a report with a plot and a
+   preview MP4 (picture + boxes + pan meter + the 48 kHz stereo audio) is written.
+
+The demo folder is the demo's own: its files are replaced on each run.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import opentimelineio as otio
 
-from . import SAMPLE_RATE_HZ
-from .audio import write_wav
+from . import SAMPLE_RATE_HZ, synthetic
+from .audio import read_audio, read_mono
 from .config import SpatialSettings
 from .files import write_text_atomic
-from .render import SoundObject, peak_dbfs, render_mix
-from .sources.loudness import DEFAULT_TARGET_LUFS, integrated_lufs, normalize, true_peak_level
-from .sources.motion import Motion
-from .sources.synth import synth_source
-from .trajectory import Trajectory
+from .metric import ExpectedObject, score_audio
+from .report import write_report
+from .timeline import RenderOptions, render_timeline
+from .trajectory import Trajectory, pan_from_x
 
-DEMO_DURATION_S = 8.0
+DEMO_WEIGHTS = Path(__file__).parent / "data" / "sprites_yolo.pt"
+DEMO_FPS = Fraction(25)
+DEMO_DURATION_S = 6.0
+GAP_S = 1
+TIMELINE_START = otio.opentime.RationalTime(90000, 25)  # 01:00:00:00
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    mix_path: Path
+    mix_path: Path  # the rendered clip's stereo WAV
     written: tuple[Path, ...]
     summary: dict
 
 
-def vehicle_pass_trajectory(duration_s: float = DEMO_DURATION_S) -> Trajectory:
-    """A car 8 m from the camera line driving left to right at 12 m/s, closest at mid-clip."""
-    t = np.linspace(0.0, duration_s, 81)
-    along_m = 12.0 * (t - duration_s / 2.0)
-    lateral_m = 8.0
-    azimuth = np.degrees(np.arctan2(along_m, lateral_m))
-    pan = np.clip(azimuth / 30.0, -1.0, 1.0)  # ±30° is the frame edge of the default 60° field of view
-    return Trajectory(times_s=t, pan=pan, distance_m=np.hypot(along_m, lateral_m), gain_db=np.zeros_like(t))
+def demo_scene(duration_s: float = DEMO_DURATION_S) -> synthetic.Scene:
+    """A car crossing the frame left to right (entering and leaving it) and a person approaching from the back."""
+    d = duration_s
+    car = synthetic.Sprite("car", ((0.0, -0.2, 0.68, 0.3), (d, 1.2, 0.68, 0.3)), shape="car", class_name="car")
+    person = synthetic.Sprite("person", ((0.0, 0.3, 0.45, 0.1), (d, 0.4, 0.5, 0.35)), shape="person",
+                              class_name="person", aspect=0.45, color_bgr=(200, 120, 30), height_m=1.7)
+    return synthetic.Scene(sprites=(car, person), width=320, height=180, fps=DEMO_FPS, duration_s=d,
+                           background="gradient", seed=3)
 
 
-def approach_trajectory(duration_s: float = DEMO_DURATION_S) -> Trajectory:
-    """A walker coming towards the camera from 30 m to 2 m, slightly left of centre."""
-    t = np.linspace(0.0, duration_s, 41)
-    return Trajectory(times_s=t, pan=np.full_like(t, -0.3), distance_m=np.geomspace(30.0, 2.0, t.size), gain_db=np.zeros_like(t))
+def demo_edit(video: Path, duration_s: float) -> otio.schema.Timeline:
+    """One clip of the scene after a gap, on a 25 fps timeline starting at 01:00:00:00."""
+    rate = float(DEMO_FPS)
+    frames = int(round(duration_s * rate))
+    clip = otio.schema.Clip(
+        name="street",
+        media_reference=otio.schema.ExternalReference(
+            target_url=otio.url_utils.url_from_filepath(str(video.resolve())),
+            available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(frames, rate)),
+        ),
+        source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(frames, rate)),
+    )
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(GAP_S * rate, rate))))
+    track.append(clip)
+    timeline = otio.schema.Timeline(name="demo_edit", tracks=[track])
+    timeline.global_start_time = TIMELINE_START
+    return timeline
 
 
-# The two placeholder signals the demo used before it had synth voices. The demo no longer uses them;
-# they stay (unchanged, so datasets built from them stay reproducible) because `stereofoley.dataset` builds
-# its evaluation items from them.
-def engine_tone(duration_s: float, rng: np.random.Generator) -> np.ndarray:
-    """Harmonic engine buzz (firing frequency ~55 Hz, slow wobble) with a little road noise."""
-    n = int(duration_s * SAMPLE_RATE_HZ)
-    t = np.arange(n) / SAMPLE_RATE_HZ
-    f0 = 55.0 * (1.0 + 0.03 * np.sin(2 * np.pi * 0.4 * t))
-    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE_HZ
-    tone = sum(np.sin(k * phase) / k for k in range(1, 24))
-    noise = rng.standard_normal(n) * 0.3
-    return (0.25 * (tone + noise)).astype(np.float32)
+def truth_objects(truth: synthetic.GroundTruth, sources: dict[str, np.ndarray], settings: SpatialSettings) -> list[ExpectedObject]:
+    """Ground truth as the metric's expected objects: pan from the true box centre, the true distance, and the
+    energy of the sound the pipeline gave that class (when it found one)."""
+    objects = []
+    for obj in truth.objects:
+        seen = np.isfinite(obj.x_norm)
+        times = truth.frame_times_s[seen]
+        trajectory = Trajectory(times_s=times, pan=pan_from_x(obj.x_norm[seen], settings), distance_m=obj.distance_m[seen],
+                                gain_db=np.zeros(times.size))
+        objects.append(ExpectedObject(trajectory, source=sources.get(obj.class_name), present_from_s=float(times[0]),
+                                      present_to_s=float(times[-1])))
+    return objects
 
 
-def footsteps(duration_s: float, rng: np.random.Generator, steps_per_s: float = 1.8) -> np.ndarray:
-    """Short filtered noise bursts, one per step."""
-    n = int(duration_s * SAMPLE_RATE_HZ)
-    out = np.zeros(n, dtype=np.float32)
-    burst_n = int(0.08 * SAMPLE_RATE_HZ)
-    envelope = np.exp(-np.arange(burst_n) / (0.015 * SAMPLE_RATE_HZ))
-    for start_s in np.arange(0.1, duration_s - 0.1, 1.0 / steps_per_s):
-        start = int(start_s * SAMPLE_RATE_HZ)
-        out[start : start + burst_n] += (rng.standard_normal(burst_n) * envelope).astype(np.float32)[: n - start]
-    return 0.5 * out
-
-
-def speed_along(trajectory: Trajectory, n_samples: int) -> np.ndarray:
-    """Audio-rate speed (m/s) of an object moving straight towards or away from the camera."""
-    radial = np.abs(np.gradient(trajectory.distance_m, trajectory.times_s))
-    return np.interp(np.arange(n_samples) / SAMPLE_RATE_HZ, trajectory.times_s, radial).astype(np.float32)
-
-
-def demo_source(class_name: str, speed_m_s: np.ndarray, seed: int) -> np.ndarray:
-    """The synth voice of a class (sources/synth.py) with its motion level rule, deterministic per seed."""
-    motion = Motion(speed_m_s=speed_m_s, presence=np.ones_like(speed_m_s))
-    return synth_source(class_name, motion, np.random.default_rng([seed, zlib.crc32(class_name.encode())]))
-
-
-def run_demo(
-    out_dir: str | Path = "demo-out", *, settings: SpatialSettings | None = None, seed: int = 0, target_lufs: float = DEFAULT_TARGET_LUFS
-) -> DemoResult:
-    """Render the demo scene, loudness-normalised (BS.1770) to target_lufs under a −1 dBTP true peak.
-
-    Outputs in out_dir are the demo's own and are replaced on each run.
-    """
-    out = Path(out_dir)
+def run_demo(out_dir: str | Path = "demo-out", *, settings: SpatialSettings | None = None,
+             progress: Callable[[str], None] | None = None) -> DemoResult:
+    out = Path(out_dir).resolve()
     settings = settings or SpatialSettings()
-    n = int(DEMO_DURATION_S * SAMPLE_RATE_HZ)
-    # The car drives at 12 m/s along the road (its distance change is part of that speed, not extra).
-    vehicle, walker = vehicle_pass_trajectory(), approach_trajectory()
-    objects = [
-        SoundObject("vehicle", demo_source("car", np.full(n, 12.0, dtype=np.float32), seed), vehicle),
-        SoundObject("walker", demo_source("person", speed_along(walker, n), seed), walker),
-    ]
-    mix = normalize(render_mix(objects, settings, n), target_lufs)
-    written = [write_wav(out / "demo_mix.wav", mix, subtype=settings.output_subtype, overwrite=True)]
-    for obj in objects:
-        written.append(write_wav(out / f"{obj.name}.source.wav", obj.source[None, :], overwrite=True))
-        written.append(
-            write_text_atomic(out / f"{obj.name}.trajectory.json", json.dumps(obj.trajectory.to_points(), indent=1), overwrite=True)
-        )
+    say = progress or (lambda message: None)
+    out.mkdir(parents=True, exist_ok=True)
+
+    say("generating the scene")
+    scene = demo_scene()
+    video = out / "demo_scene.mp4"
+    truth = synthetic.write_video(scene, video, overwrite=True)
+    edit_path = out / "demo_edit.otio"
+    write_text_atomic(edit_path, otio.adapters.write_to_string(demo_edit(video, scene.duration_s)), overwrite=True)
+
+    say("rendering the edit (decode, detect, track, sources, spatialize)")
+    options = RenderOptions(settings=settings, detector="yolo", weights=str(DEMO_WEIGHTS), sources="synth",
+                            overwrite=True, loudness_lufs=-23.0)
+    report = render_timeline(edit_path, out, options=options)
+    (clip,) = report["clips"]
+
+    say("scoring the result against the ground truth")
+    stereo, rate = read_audio(clip["wav"])
+    sources = {o["class"]: read_mono(o["source_wav"]) for o in clip["objects"] if o.get("source_wav")}
+    score = score_audio(stereo, rate, truth_objects(truth, sources, settings), spatial=settings)
+
+    say("writing the report (plot, preview video, index.html)")
+    report_summary = write_report(out, out / "report", overwrite=True)
+
+    written = [video, edit_path, Path(clip["wav"])] + [Path(p) for p in report["outputs"].values()]
+    written += [Path(o["source_wav"]) for o in clip["objects"] if o.get("source_wav")]
+    written += [Path(report_summary["index"])] + [Path(c[k]) for c in report_summary["clips"] for k in ("plot", "preview")]
     summary = {
         "ok": True,
-        "mix": str(written[0].resolve()),
-        "files": [str(p.resolve()) for p in written],
+        "mix": clip["wav"],
+        "files": [str(p) for p in written],
         "sample_rate_hz": SAMPLE_RATE_HZ,
-        "samples": n,
-        "peak_dbfs": round(peak_dbfs(mix), 2),
-        "loudness_lufs": round(integrated_lufs(mix), 2),
-        "true_peak_dbtp": round(true_peak_level(mix), 2),
-        "objects": [obj.name for obj in objects],
+        "samples": int(stereo.shape[1]),
+        "record_start_frame": clip["record_start_frame"],
+        "objects": [{"name": o["name"], "class": o["class"]} for o in clip["objects"]],
+        "score": {"position_correlation": score.position_correlation, "direction_agreement": score.direction_agreement,
+                  "position_mae_pan": score.position_mae_pan, "is_near_mono": score.is_near_mono},
     }
-    return DemoResult(mix_path=written[0], written=tuple(written), summary=summary)
+    write_text_atomic(out / "demo_summary.json", json.dumps(summary, indent=2), overwrite=True)
+    return DemoResult(mix_path=Path(clip["wav"]), written=tuple(written), summary=summary)

@@ -1,7 +1,7 @@
 """The YOLO path, offline, with the real ultralytics loading code on models the tests make or the repo ships.
 
 `untrained` is built here from ultralytics' YOLO11 architecture file (random weights): it checks loading, class
-names and the fail-fast paths. `tiny_sprites.pt` (tests/vision/data, made by tests/vision/tiny_yolo.py) is the
+names and the fail-fast paths. `sprites_yolo.pt` (engine/stereofoley/data, made by tests/vision/tiny_yolo.py) is the
 same network trained briefly on synthetic sprites: its detections go through the same tracker and trajectory
 code and are scored against ground truth.
 """

@@ -4,9 +4,9 @@
   checkpoint. It exercises the real loading code (and the class names come from it) in a second.
 - `train(path)`: the same network trained briefly on frames of `stereofoley.synthetic` sprites (car, person,
   box), so that its detections are real and can be checked against ground truth. Run this file to (re)make the
-  committed `data/tiny_sprites.pt`:
+  committed `engine/stereofoley/data/sprites_yolo.pt` (the demo uses it too):
 
-      .venv/bin/python tests/vision/tiny_yolo.py [--epochs 40] [--out tests/vision/data/tiny_sprites.pt]
+      .venv/bin/python tests/vision/tiny_yolo.py [--epochs 40] [--out engine/stereofoley/data/sprites_yolo.pt]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach the network (update ch
 
 NAMES = {0: "car", 1: "person", 2: "box"}
 SCALE = [0.25, 0.125, 256]  # depth, width, max channels: yolo11n is [0.50, 0.25, 1024]
-COMMITTED = Path(__file__).parent / "data" / "tiny_sprites.pt"
+COMMITTED = Path(__file__).resolve().parents[2] / "engine" / "stereofoley" / "data" / "sprites_yolo.pt"
 
 
 def model_yaml(folder: Path) -> Path:
