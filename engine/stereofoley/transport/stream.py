@@ -264,6 +264,22 @@ class ReceivedStream:
     stats: JitterStats
 
 
+_MALFORMED = object()  # what _next_item returns for a datagram that is not a stream message
+
+
+def _next_item(sock: socket.socket, timeout_s: float):
+    """The next decoded stream message, _MALFORMED for a bad datagram, or None when nothing came in time."""
+    sock.settimeout(timeout_s)
+    try:
+        data, _ = sock.recvfrom(65536)
+    except (socket.timeout, BlockingIOError):
+        return None
+    try:
+        return decode_stream_message(data)
+    except InvalidOscMessage:
+        return _MALFORMED
+
+
 def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_duration_s: float = 3600.0,
                    depth_packets: int = 8, on_audio=None) -> ReceivedStream:
     """Receive the first stream that arrives on `sock` until its end marker (or `idle_timeout_s` of silence).
@@ -275,14 +291,10 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
     end: StreamEnd | None = None
     deadline = time.monotonic() + max_duration_s
     while time.monotonic() < deadline:
-        sock.settimeout(idle_timeout_s)
-        try:
-            data, _ = sock.recvfrom(65536)
-        except (socket.timeout, BlockingIOError):
+        item = _next_item(sock, idle_timeout_s)
+        if item is None:
             break
-        try:
-            item = decode_stream_message(data)
-        except InvalidOscMessage:
+        if item is _MALFORMED:
             invalid += 1
             continue
         if stream_id is not None and item.stream_id != stream_id:
@@ -305,16 +317,10 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
     if buffer is None:
         raise InvalidOscMessage(f"no audio stream arrived within {idle_timeout_s} s")
     # Drain datagrams already queued behind the end marker (reordered packets), without waiting.
-    sock.settimeout(0.05)
     while end is not None:
-        try:
-            data, _ = sock.recvfrom(65536)
-        except (socket.timeout, BlockingIOError):
+        item = _next_item(sock, 0.05)
+        if item is None:
             break
-        try:
-            item = decode_stream_message(data)
-        except InvalidOscMessage:
-            continue
         if isinstance(item, AudioPacket) and item.stream_id == stream_id:
             buffer.push(item)
     total = end.total_frames if end is not None else buffer._expected + sum(p.frames for p in buffer._pending.values())
