@@ -27,8 +27,8 @@ def _window_rms(x: np.ndarray) -> np.ndarray:
 def test_clip_ild_follows_the_object(scene_video, tmp_path):
     video, truth = scene_video("passing_vehicle", noise_std=4.0)
     out = tmp_path / "car.wav"
-    # free field ("dry"): with the diffuse field on, an object estimated ~7 m away sits beyond the 6 m critical
-    # distance and its ILD is compressed to about +-2 dB, which measures the room, not the tracking
+    # free field ("dry"): the ILD itself is the pan law's; with the diffuse field on (default preset, below) it is
+    # compressed towards the centre, so that test compares positions rather than dB
     assert main(["clip", str(video), "-o", str(out), "--detector", "motion", "--no-cache", "--preset", "dry",
                  "--sources", "neutral", "--no-loudness"]) == 0  # a steady noise source: 100 ms windows measure placement
     audio, rate = soundfile.read(out, always_2d=True)
@@ -44,6 +44,21 @@ def test_clip_ild_follows_the_object(scene_video, tmp_path):
     r = np.corrcoef(np.clip(ild[on], -30, 30), np.clip(expected[on], -30, 30))[0, 1]
     assert on.sum() >= 20 and r >= 0.95, r
     assert ild[on][0] > 6.0 and ild[on][-1] < -6.0  # left, then right
+
+
+def test_clip_in_the_default_preset_follows_the_object(scene_video, tmp_path):
+    video, truth = scene_video("passing_vehicle", noise_std=4.0)
+    out = tmp_path / "car.wav"
+    assert main(["clip", str(video), "-o", str(out), "--detector", "motion", "--no-cache", "--sources", "neutral",
+                 "--no-loudness"]) == 0
+    audio, _ = soundfile.read(out, always_2d=True)
+    ild = 20 * np.log10(np.maximum(_window_rms(audio[:, 1]), 1e-9) / np.maximum(_window_rms(audio[:, 0]), 1e-9))
+    heard_pan = 4 / np.pi * np.arctan(10 ** (ild / 20)) - 1  # the constant-power law inverted
+    centres = (np.arange(ild.size) + 0.5) * 0.1
+    x_true = np.interp(centres, truth.frame_times_s, truth.object("car").x_norm)
+    on = (x_true > 0.0) & (x_true < 1.0)
+    r = np.corrcoef(heard_pan[on], pan_from_x(x_true[on], preset("natural")))[0, 1]
+    assert on.sum() >= 20 and r >= 0.95, r
 
 
 def test_clip_level_rises_as_object_approaches(scene_video, tmp_path):
