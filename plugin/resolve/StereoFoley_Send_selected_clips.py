@@ -100,7 +100,17 @@ def find_selection(timeline, *, clip_color: str, marker_name: str) -> tuple[str,
 
 # ----------------------------------------------------------------------------------------------- job
 def timeline_rate(timeline) -> float:
-    return float(timeline.GetSetting("timelineFrameRate"))
+    """Frames per second. Resolve states NTSC rates rounded ("29.97", "23.976"); they are n·1000/1001 exactly, as
+    the engine reads them from the exported OTIO (stereofoley.timeline.timemap.rate_fraction: the same rule)."""
+    text = str(timeline.GetSetting("timelineFrameRate")).strip()
+    try:
+        rate = float(text.split()[0])  # the number, should a suffix such as " DF" follow it
+    except (IndexError, ValueError):
+        raise SendError(f"cannot read the timeline frame rate {text!r}") from None
+    ntsc = round(rate * 1.001) * 1000 / 1001
+    if rate != int(rate) and ntsc > 0 and abs(rate - ntsc) <= 0.005:
+        return ntsc
+    return rate
 
 
 def build_job(timeline, items, *, otio_path: Path, out_dir: Path, config: dict) -> dict:

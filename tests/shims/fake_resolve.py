@@ -41,6 +41,7 @@ class TimelineItem:
     duration: int
     media: str
     color: str = ""
+    offset: int = 0  # source in-point in frames (Resolve's GetLeftOffset)
 
     def GetName(self) -> str:
         return self.name
@@ -57,11 +58,14 @@ class TimelineItem:
     def GetClipColor(self) -> str:
         return self.color
 
+    def GetLeftOffset(self) -> int:
+        return self.offset
+
 
 @dataclass(eq=False)
 class Timeline:
     name: str
-    rate: int
+    rate: float  # timelineFrameRate as Resolve states it: 24, 25, 29.97, 23.976...
     start_frame: int
     video_tracks: list[list[TimelineItem]]
     markers: dict[float, dict] = field(default_factory=dict)
@@ -135,7 +139,7 @@ def write_otio(timeline: Timeline, path: str) -> None:
             track.append(otio.schema.Clip(
                 name=item.name,
                 media_reference=otio.schema.ExternalReference(target_url=item.media),
-                source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(item.duration, rate)),
+                source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(item.offset, rate), otio.opentime.RationalTime(item.duration, rate)),
             ))
             cursor = item.start + item.duration
         out.tracks.append(track)

@@ -7,6 +7,7 @@ import json
 import runpy
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import opentimelineio as otio
@@ -224,3 +225,18 @@ def test_runs_from_the_scripts_menu_with_a_real_engine_process(tmp_path, monkeyp
     assert exit_info.value.code == 0
     (infos,) = resolve.project.media_pool.appended
     assert [(i["recordFrame"], i["endFrame"]) for i in infos] == [(items[1].GetStart(), 35)]  # the Orange clip
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("25", 25.0), ("24", 24.0), ("29.97", 30000 / 1001), ("23.976", 24000 / 1001), ("59.94", 60000 / 1001),
+    ("29.97 DF", 30000 / 1001), ("12.5", 12.5),
+])
+def test_timeline_rate_reads_ntsc_labels_as_exact_rates(send, setting, expected):
+    """Resolve states NTSC rates rounded; the engine reads them as n·1000/1001, and so must the script's frames."""
+    timeline = types.SimpleNamespace(GetSetting=lambda key: setting)
+    assert send.timeline_rate(timeline) == expected
+
+
+def test_unreadable_timeline_rate_is_a_clear_error(send):
+    with pytest.raises(send.SendError, match="frame rate ''"):
+        send.timeline_rate(types.SimpleNamespace(GetSetting=lambda key: ""))

@@ -18,6 +18,11 @@ def test_rates_become_exact_fractions():
     assert rate_fraction(NTSC) == Fraction(30000, 1001)
     assert rate_fraction(24000 / 1001) == Fraction(24000, 1001)
     assert rate_fraction(60000 / 1001) == Fraction(60000, 1001)
+    # NTSC rates as editors label them (Resolve's timelineFrameRate, hand-written OTIO) are the same rates.
+    for label, n in ((29.97, 30), (23.976, 24), (23.98, 24), (59.94, 60), (47.952, 48), (119.88, 120), (14.985, 15)):
+        assert rate_fraction(label) == Fraction(n * 1000, 1001), label
+    # Other non-integer rates stay as stated.
+    assert rate_fraction(12.5) == Fraction(25, 2) and rate_fraction(7.5) == Fraction(15, 2)
     with pytest.raises(UnsupportedTimeline, match="frame rate"):
         rate_fraction(0.0)
 

@@ -28,7 +28,7 @@ from ..trajectory import Trajectory
 from .media import MediaSearch, file_offset_s, resolve
 from .output import (FoleyClip, foley_clips_in, output_timeline, write_bwf, write_fcp_xml, write_otio)
 from .plan import PictureClip, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
-from .timemap import rational, sample_index, sample_span
+from .timemap import rate_fraction, rational, sample_index, sample_span
 
 # Automation sent to hosts is simplified (Ramer-Douglas-Peucker) within these errors.
 PAN_CURVE_MAX_ERROR = 0.01  # pan units (-1..1): about 0.3 degrees of azimuth at 60 degrees field of view
@@ -238,7 +238,7 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
     offset = file_offset_s(c.clip)
     media_start, media_end = c.media_range_s()
     record_range = otio.opentime.TimeRange(rational(c.record_start_s, rate), rational(c.record_duration_s, rate))
-    g0_frames = g0 * Fraction(rate).limit_denominator(1001)
+    g0_frames = g0 * rate_fraction(rate)
     summary = {
         "id": c.id,
         "name": c.name,

@@ -18,13 +18,22 @@ from ..errors import UnsupportedTimeline
 
 # NTSC-style rates arrive as floats (29.97002997...); 1001 is the largest denominator editors use.
 _MAX_RATE_DENOMINATOR = 1001
+# They also arrive rounded, as editors label them (29.97, 23.976, 23.98, 59.94: Resolve's timelineFrameRate
+# setting, hand-written timelines). No editor runs at exactly 2997/100 fps, so a rate within this much of
+# n·1000/1001 is that NTSC rate (reading 29.97 as 2997/100 puts a 01:00:00;00 start 173 samples off).
+_NTSC_TOLERANCE_FPS = 0.005
 
 
 def rate_fraction(rate: float) -> Fraction:
-    """A frame rate as an exact fraction: 24.0 -> 24, 29.97002997 -> 30000/1001."""
+    """A frame rate as an exact fraction: 24.0 -> 24, 29.97002997 and 29.97 -> 30000/1001, 23.98 -> 24000/1001."""
     if not (isinstance(rate, (int, float, Fraction)) and math.isfinite(rate) and rate > 0):
         raise UnsupportedTimeline(f"frame rate {rate!r} is not a positive number")
-    return Fraction(rate).limit_denominator(_MAX_RATE_DENOMINATOR)
+    exact = Fraction(rate).limit_denominator(_MAX_RATE_DENOMINATOR)
+    if exact.denominator != 1:
+        ntsc = Fraction(round(exact * Fraction(1001, 1000)) * 1000, 1001)
+        if ntsc > 0 and abs(exact - ntsc) <= _NTSC_TOLERANCE_FPS:
+            return ntsc
+    return exact
 
 
 def seconds(t: otio.opentime.RationalTime) -> Fraction:
