@@ -121,6 +121,7 @@ def run_demo(out_dir: str | Path = "demo-out", *, settings: SpatialSettings | No
     report_summary = write_report(out, out / "report", overwrite=True)
 
     written = [video, edit_path, Path(clip["wav"])] + [Path(p) for p in report["outputs"].values()]
+    written += [Path(clip["tracks"])] if clip.get("tracks") else []
     written += [Path(o["source_wav"]) for o in clip["objects"] if o.get("source_wav")]
     written += [Path(report_summary["index"])] + [Path(c[k]) for c in report_summary["clips"] for k in ("plot", "preview")]
     summary = {

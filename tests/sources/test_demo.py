@@ -61,6 +61,11 @@ def test_demo_in_free_field_scores_like_the_renderer_promises(tmp_path):
 def test_demo_report_and_cli(demo, tmp_path):
     report = demo.mix_path.parent / "report"
     assert (report / "index.html").is_file() and list(report.glob("*.png")) and list(report.glob("*.mp4"))
+    # The clip's tracks sit beside its WAV, so the preview can draw the boxes the sound follows.
+    from stereofoley.report import load_results
+
+    (clip,) = load_results(demo.mix_path.parent)
+    assert sorted(b.label.split()[1] for b in clip.boxes) == ["car", "person"]
     result = subprocess.run([sys.executable, "-m", "stereofoley.cli", "demo", "--out", str(tmp_path / "cli"), "--json"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -64,6 +64,7 @@ class ObjectAudio:
 class ClipAudio:
     stereo: np.ndarray  # (2, n_samples)
     objects: tuple[ObjectAudio, ...] = ()
+    analysis: Any = None  # the vision Analysis, when its times line up with the audio (written as tracks.json)
 
 
 ClipRenderer = Callable[[ClipRequest], ClipAudio]
@@ -235,6 +236,11 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
                       overwrite=options.overwrite)
             entry["source_wav"] = str(stem_path.resolve())
         objects.append(entry)
+    tracks_json = None
+    if audio.analysis is not None:  # beside the WAV, where `stereofoley report` looks for boxes
+        from ..vision import write_tracks
+
+        tracks_json = write_tracks(audio.analysis, wav.with_suffix(".tracks.json"), overwrite=options.overwrite)
     offset = file_offset_s(c.clip)
     media_start, media_end = c.media_range_s()
     record_range = otio.opentime.TimeRange(rational(c.record_start_s, rate), rational(c.record_duration_s, rate))
@@ -257,6 +263,8 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
         "handles_s": [float(c.head_s), float(c.tail_s)],
         "objects": objects,
     }
+    if tracks_json is not None:
+        summary["tracks"] = str(tracks_json.resolve())
     metadata = {
         "objects": objects,
         "picture": {"name": c.name, "media": str(media_path), "media_start_s": summary["media_start_s"],

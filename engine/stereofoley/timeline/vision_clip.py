@@ -53,7 +53,8 @@ def make_vision_renderer(options):
             stereo = _loudness(options, fit_length(result.stereo, n))
             objects = tuple(ObjectAudio(o.name, o.class_name, fit_length(o.source[None, :], n)[0], o.trajectory)
                             for o in result.objects)
-            return ClipAudio(stereo, objects)
+            # Boxes line up with the written audio only when no head handle precedes the record range.
+            return ClipAudio(stereo, objects, result.analysis if request.head_samples == 0 else None)
         objects = []
         for o in result.objects:
             track = tracks.get(o.name)
