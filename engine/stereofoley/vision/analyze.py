@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections import Counter, defaultdict
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -16,7 +17,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InvalidParameter
 from ..files import write_text_atomic
-from .decode import iter_frames, probe, resolve_range
+from .decode import iter_frames, prefetched, probe, resolve_range
 from .detect import Detector, make_detector
 from .track import CutDetector, make_tracker, update_tracker
 from .tracks import DEFAULT_HFOV_DEG, Analysis, read_tracks, write_tracks
@@ -102,18 +103,20 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
         pending.clear()
 
     duration = end - start
-    for frame in iter_frames(info.path, start_s=start, end_s=end, analysis_fps=analysis_fps, max_width=det.input_width):
-        index = len(frame_times)
-        if cut_detector.is_cut(frame.image) and index > 0:
-            flush()
-            shot_starts.append(index)
-            state.update(tracker=make_tracker(tracker_kind, lost_frames=lost_frames), primed=False)
-        frame_times.append(frame.time_s)
-        pending.append((index, frame.image))
-        if state["primed"] or len(pending) >= det.warmup_frames:
-            flush()
-        if progress:
-            progress(min(1.0, (frame.time_s - start) / duration))
+    frames = iter_frames(info.path, start_s=start, end_s=end, analysis_fps=analysis_fps, max_width=det.input_width)
+    with closing(prefetched(frames)) as decoded:  # decoding overlaps detection
+        for frame in decoded:
+            index = len(frame_times)
+            if cut_detector.is_cut(frame.image) and index > 0:
+                flush()
+                shot_starts.append(index)
+                state.update(tracker=make_tracker(tracker_kind, lost_frames=lost_frames), primed=False)
+            frame_times.append(frame.time_s)
+            pending.append((index, frame.image))
+            if state["primed"] or len(pending) >= det.warmup_frames:
+                flush()
+            if progress:
+                progress(min(1.0, (frame.time_s - start) / duration))
     flush()
     if not frame_times:
         raise InvalidParameter(f"no video frames in [{start:.3f}, {end:.3f}) s of {info.path}")

@@ -2,17 +2,21 @@
 
 Media time is seconds since the first frame of the video stream (a stream whose timestamps start at 10 s still
 starts at media time 0). Frames are chosen on their own timestamps, so 23.976, 29.97, 60 fps and variable frame
-rates all work: the analysis keeps a frame whenever the analysis grid (start_s + k / analysis_fps) has reached it,
-and reports the frame's exact media time. Only one decoded frame is alive at a time.
+rates all work: the analysis takes the frame nearest each point of the grid start_s + k / analysis_fps and reports
+its exact media time. Frames that no analysed frame needs are not decoded (unreferenced B-frames; without
+reordering, everything after the last needed frame before the next keyframe). At most two decoded frames are
+alive at a time (the nearest-frame choice looks one frame ahead); `prefetched` runs decoding ahead in a thread.
 """
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import av
 import numpy as np
@@ -113,35 +117,167 @@ def scaled_size(width: int, height: int, max_width: int) -> tuple[int, int]:
 def iter_frames(
     path: str | Path, *, start_s: float, end_s: float, analysis_fps: float, max_width: int = 640
 ) -> Iterator[Frame]:
-    """Yield frames in [start_s, end_s) at about analysis_fps, downscaled to at most max_width, one at a time."""
+    """Yield frames in [start_s, end_s) at about analysis_fps, downscaled to at most max_width, one at a time.
+
+    For each point of the grid start_s + k / analysis_fps the nearest media frame is analysed (once; a grid
+    point with no frame within half a step, in a VFR gap, gets none). Frames near no grid point are decoded only
+    when an analysed frame refers to them (see _decoded): the same frames and pixels as decoding everything.
+    """
     if not (math.isfinite(analysis_fps) and 0.1 <= analysis_fps <= 240):
         raise InvalidParameter(f"analysis_fps={analysis_fps} is outside [0.1, 240] frames per second")
     path = Path(path)
     step = 1.0 / analysis_fps
     with _open(path) as container:
         stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"  # frame + slice threads: decoding is the cost when analysis is sparse
+        ctx = stream.codec_context
+        ctx.thread_type = "AUTO"  # frame + slice threads, thread_count 0 = one per core
         offset = _stream_start_s(stream)
         half_frame = 0.5 / float(stream.average_rate) if stream.average_rate else 1e-3
-        out_w, out_h = scaled_size(stream.codec_context.width, stream.codec_context.height, max_width)
+        out_w, out_h = scaled_size(ctx.width, ctx.height, max_width)
         if start_s > 0:
             container.seek(int((start_s + offset) / stream.time_base), stream=stream, backward=True, any_frame=False)
-        next_t = start_s
-        last_t = -math.inf
+        grid = _Grid(start_s, step)
+        prev: tuple[float, av.VideoFrame] | None = None  # the latest decoded frame, not yet known to be unneeded
+        emitted_t = last_t = -math.inf
+
+        def emit(candidates: tuple[tuple[float, av.VideoFrame] | None, ...], until_t: float) -> Iterator[Frame]:
+            """Frames for the grid points before until_t, each the nearest of the candidates."""
+            nonlocal emitted_t
+            while grid.t < until_t:
+                # nearest; on a tie (a grid point halfway between two frames) the later one
+                best = min((c for c in candidates if c is not None), key=lambda c: (round(abs(c[0] - grid.t), 9), -c[0]), default=None)
+                if best is not None and best[0] > emitted_t and abs(best[0] - grid.t) <= step / 2:
+                    emitted_t = best[0]
+                    yield Frame(best[0], best[1].to_ndarray(format="bgr24", width=out_w, height=out_h, interpolation="AREA"))
+                grid.advance()
+
         try:
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                t = float(frame.pts * stream.time_base) - offset
+            # A frame within half a media frame of a grid point is decoded in full: at a constant rate that is
+            # the nearest frame, so the choice is the one decoding everything would make.
+            needed = lambda t: grid.distance(t) <= half_frame + 1e-6  # noqa: E731
+            for t, frame in _decoded(container, stream, offset, needed, end_s=end_s - half_frame):
                 if t < start_s - half_frame or t <= last_t:
                     continue  # before the range (after a backward seek), or a duplicate timestamp
                 if t >= end_s - half_frame:
                     break
                 last_t = t
-                if t + half_frame < next_t:
-                    continue
-                next_t = max(next_t + step, t + step - half_frame)  # catch up after gaps (VFR), never drift
-                image = frame.to_ndarray(format="bgr24", width=out_w, height=out_h, interpolation="AREA")
-                yield Frame(time_s=t, image=image)
+                yield from emit((prev, (t, frame)), until_t=t)
+                prev = (t, frame)
         except av.error.FFmpegError as exc:
             raise InvalidMedia(f"{path}: decoding failed near {max(last_t, start_s):.3f} s (corrupt or truncated): {exc}") from None
+        yield from emit((prev,), until_t=end_s if prev is None else min(end_s, prev[0] + step))
+
+
+def _decoded(container, stream, offset: float, needed, end_s: float) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Decoded frames (output order) with their media times, decoding as little as the needed frames allow.
+
+    - A packet whose time `needed` rejects is sent with skip_frame=NONREF: libavcodec drops it unless other
+      frames refer to it (B-frames). libavcodec reads skip_frame when the packet is sent (frame threads copy it
+      then), so the setting applies per packet.
+    - While packets come in presentation order (no B-frames: all-intra codecs, IPPP, ...), a frame is only ever
+      referred to by later packets, so the packets after the last needed one up to the next random-access
+      point (keyframe) are never sent; the decoder restarts at that keyframe as after a seek. Packets from
+      end_s on are not even read. With reordering (B-frames) every packet is sent.
+    """
+    ctx = stream.codec_context
+    pending: list[tuple[av.Packet, float | None]] = []  # read, not yet known to be needed by a needed frame
+    in_order, restart, latest_t = True, False, -math.inf
+
+    def send(packet: av.Packet | None, t: float | None) -> Iterator[tuple[float, av.VideoFrame]]:
+        ctx.skip_frame = "DEFAULT" if t is None or needed(t) else "NONREF"
+        for frame in ctx.decode(packet):
+            if frame.pts is not None:
+                yield float(frame.pts * stream.time_base) - offset, frame
+
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the demuxer's end marker; the decoder is drained below
+        t = None if packet.pts is None else float(packet.pts * stream.time_base) - offset
+        in_order = in_order and t is not None and t >= latest_t
+        if in_order:
+            latest_t = t
+            if t >= end_s:
+                break  # every later packet is later still
+            if packet.is_keyframe and pending:
+                pending.clear()  # nothing needed depends on them: skip to this random-access point
+                restart = True
+        pending.append((packet, t))
+        if not in_order or t is None or needed(t):
+            if restart:  # as after a seek: take out what the decoder holds, then reset it
+                yield from send(None, None)
+                ctx.flush_buffers()
+                restart = False
+            for p, pt in pending:
+                yield from send(p, pt)
+            pending.clear()
+    yield from send(None, None)
+
+
+class _Grid:
+    """The analysis grid start_s + k * step_s, walked forward; k is an integer so it never drifts."""
+
+    def __init__(self, start_s: float, step_s: float) -> None:
+        self.start_s, self.step_s, self.k = start_s, step_s, 0
+
+    @property
+    def t(self) -> float:
+        return self.start_s + self.k * self.step_s
+
+    def advance(self) -> None:
+        self.k += 1
+
+    def distance(self, t: float) -> float:
+        """From t to the nearest grid point at or after start_s."""
+        k = max(0.0, round((t - self.start_s) / self.step_s))
+        return abs(t - (self.start_s + k * self.step_s))
+
+
+T = TypeVar("T")
+_END = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 3) -> Iterator[T]:
+    """Yield items produced by a background thread, up to depth ahead.
+
+    libavcodec and swscale release the GIL, so the next frames decode while the caller runs the detector on
+    this one (decoding every 1080p frame costs as much as detecting on the analysed ones). Errors are re-raised
+    here; closing this generator stops the thread, which closes items (and with it the media file).
+    """
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(value, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            put((_END, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close:
+                close()
+
+    worker = threading.Thread(target=work, name="stereofoley-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
