@@ -79,11 +79,11 @@ def demo_edit(video: Path, duration_s: float) -> otio.schema.Timeline:
 
 
 def truth_objects(truth: synthetic.GroundTruth, sources: dict[str, np.ndarray], settings: SpatialSettings) -> list[ExpectedObject]:
-    """Ground truth as the metric's expected objects: pan from the true box centre, the true distance, and the
-    energy of the sound the pipeline gave that class (when it found one)."""
+    """Ground truth as the metric's expected objects while they are on screen: pan from the true box centre, the
+    true distance, and the energy of the sound the pipeline gave that class (when it found one)."""
     objects = []
     for obj in truth.objects:
-        seen = np.isfinite(obj.x_norm)
+        seen = obj.on_screen & np.isfinite(obj.x_norm)
         times = truth.frame_times_s[seen]
         trajectory = Trajectory(times_s=times, pan=pan_from_x(obj.x_norm[seen], settings), distance_m=obj.distance_m[seen],
                                 gain_db=np.zeros(times.size))
