@@ -239,3 +239,17 @@ def test_pan_gains_rejects_unknown_law():
 
     with pytest.raises(InvalidParameter, match="pan_law"):
         pan_gains(np.zeros(3), "sqrt")
+
+
+def test_half_rate_diffuse_field_matches_a_48k_convolution(noise):
+    import scipy.signal
+
+    from stereofoley.spatial import convolve_send_half_rate, diffuse_ir, load_impulse_response
+
+    reference = scipy.signal.oaconvolve(noise[None, :], load_impulse_response(None), axes=-1)[:, : noise.size]
+    ours = convolve_send_half_rate(noise, diffuse_ir(None))
+    assert ours.shape == reference.shape
+    settled = slice(SR // 4, None)
+    assert abs(rms_db(ours[:, settled]) - rms_db(reference[:, settled])) < 0.2
+    for channel in range(2):
+        assert np.corrcoef(ours[channel, settled], reference[channel, settled])[0, 1] > 0.99
