@@ -1,11 +1,12 @@
 """Pure DSP for placing a mono sound in a stereo field. Arrays are float32, time last; 48 kHz throughout.
 
-Signal flow for one object (every parameter is an audio-rate curve from its trajectory):
+Signal flow for one object (every parameter is a curve from its trajectory, computed at a control rate and
+interpolated to audio rate):
 
     mono ──► [Doppler delay] ──► air absorption (STFT gains, zero phase) ──┬─► gain(distance) ─► pan law ─► [ITD] ─► dry L/R
                                                                            └─► reverberant gain ───────────────────► wet send (mono)
 
-The wet sends of all objects share one convolution with a stereo impulse response (see `diffuse`).
+The wet sends of all objects share one convolution with a stereo impulse response (see `add_diffuse`).
 The dry path has no latency: an impulse at sample n of the source lands at sample n of the output.
 """
 
@@ -229,16 +230,6 @@ def diffuse_ir(path: str | None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- automation
-def automation_curve(times_s: np.ndarray, values: np.ndarray, n_samples: int, smoothing_ms: float) -> np.ndarray:
-    """Breakpoints to an audio-rate curve: linear interpolation, held at the ends, then centred box smoothing.
-
-    The smoothing bounds the per-sample step of any curve to (max − min) / L with L = smoothing_ms·48 samples,
-    so a jump in the automation cannot click; being centred, it adds no delay.
-    """
-    control = control_curve(times_s, values, n_samples)
-    return to_audio_rate(smooth(control, _smoothing_points(smoothing_ms)), n_samples)
-
-
 def control_curve(times_s: np.ndarray, values: np.ndarray, n_samples: int) -> np.ndarray:
     """Breakpoints sampled at the control rate (every CONTROL_STEP samples, covering the last sample)."""
     points = n_samples // CONTROL_STEP + 2

@@ -16,8 +16,11 @@ from stereofoley.spatial import (
     air_absorption_db_per_m,
     apply_air_absorption,
     distance_gain,
+    generated_impulse_response,
+    load_impulse_response,
     pan_gains,
     spatialize,
+    wet_share,
 )
 from stereofoley.trajectory import Trajectory, azimuth_from_x, pan_from_x
 from tests.conftest import rms_db
@@ -230,8 +233,28 @@ def test_wet_share_rises_with_distance(noise):
         wet = full - dry_only
         ratios.append(rms_db(wet[:, SR // 4 :]) - rms_db(dry_only[:, SR // 4 :]))
     assert all(b > a + 3 for a, b in zip(ratios, ratios[1:])), ratios
-    # At the critical distance (6 m) direct and reverberant energy are about equal.
+    # At the critical distance (6 m) direct and reverberant energy are about equal, and at every distance the
+    # measured wet/dry ratio is the model's (wet_share), within the spread of a one-second noise measurement.
     assert abs(ratios[2]) < 1.5
+    for d, measured_db in zip([1.0, 3.0, 6.0, 12.0, 24.0], ratios):
+        share = float(wet_share(np.array([d]), settings)[0])
+        assert abs(measured_db - 10 * np.log10(share / (1 - share))) < 1.5, (d, measured_db)
+
+
+def test_impulse_responses_are_normalised_and_the_generated_one_decays_by_its_rt60(tmp_path):
+    import soundfile as sf
+
+    ir = generated_impulse_response(rt60_s=1.0, predelay_ms=10.0)
+    assert not ir[:, :480].any()  # 10 ms predelay
+    energy = (ir.astype(np.float64) ** 2).sum(axis=1)
+    early, late = ir[:, 480:4800], ir[:, -4800:]
+    assert rms_db(early) - rms_db(late) > 45  # about 60 dB down at the end of rt60
+    np.testing.assert_array_equal(ir, generated_impulse_response(rt60_s=1.0, predelay_ms=10.0))  # deterministic
+    sf.write(tmp_path / "mono_ir.wav", ir[0], 44100)  # any rate, mono: duplicated and resampled to 48 kHz
+    loaded = load_impulse_response(str(tmp_path / "mono_ir.wav"))
+    assert loaded.shape[0] == 2 and abs(loaded.shape[1] - round(ir.shape[1] * 48000 / 44100)) <= 1
+    assert (loaded.astype(np.float64) ** 2).sum() == pytest.approx(1.0, rel=1e-4)  # unit total energy
+    assert energy.min() > 0
 
 
 def test_pan_gains_rejects_unknown_law():
