@@ -37,6 +37,7 @@ def test_spatialize_writes_48k_stereo_of_the_source_duration(tmp_path, source, c
     summary = json.loads(capsys.readouterr().out)
     data, rate = sf.read(out, always_2d=True)
     assert rate == 48000 and data.shape == (48000, 2) == (summary["samples"], summary["channels"])
+    assert summary["latency_samples"] == 0
     first, last = data[:4800], data[-4800:]
     assert np.mean(first[:, 0] ** 2) > 4 * np.mean(first[:, 1] ** 2)  # starts left
     assert np.mean(last[:, 1] ** 2) > 4 * np.mean(last[:, 0] ** 2)  # ends right

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         "samples": int(stereo.shape[1]),
         "duration_s": stereo.shape[1] / SAMPLE_RATE_HZ,
         "peak_dbfs": round(peak_dbfs(stereo), 2),
+        "latency_samples": 0,  # the dry path adds none (tests/spatial: an impulse lands on its own sample)
         "settings": settings.to_dict(),
     }
     emit(args, summary, f"wrote {path} ({summary['duration_s']:.3f} s, 48 kHz stereo, peak {summary['peak_dbfs']} dBFS)")
