@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -135,9 +135,6 @@ class Analysis:
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
-
-    def with_tracks(self, tracks) -> "Analysis":
-        return replace(self, tracks=tuple(tracks))
 
     def to_dict(self) -> dict:
         return {
