@@ -96,7 +96,7 @@ def test_tracks_json_round_trip(tmp_path, analysed):
     with pytest.raises(Exception):
         write_tracks(analysis, path)  # no silent overwrite
     (tmp_path / "bad.json").write_text('{"version": 99}')
-    with pytest.raises(InvalidParameter, match="version"):
+    with pytest.raises(InvalidParameter, match=r"bad\.json: .*version"):
         read_tracks(tmp_path / "bad.json")
 
 

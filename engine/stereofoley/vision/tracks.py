@@ -170,7 +170,7 @@ def read_tracks(path: str | Path) -> Analysis:
         return Analysis.from_dict(data)
     except FileNotFoundError:
         raise InvalidParameter(f"tracks file not found: {path}") from None
-    except InvalidParameter:
-        raise  # already names what is wrong (an unsupported version, a bad track)
+    except InvalidParameter as exc:  # an unsupported version, a bad track: say which file
+        raise InvalidParameter(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:  # ValueError covers bad UTF-8 and bad JSON
         raise InvalidParameter(f"{path} is not a valid tracks file: {exc}") from None
