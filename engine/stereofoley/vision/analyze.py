@@ -168,11 +168,8 @@ def media_digest(path: Path, cache_dir: Path) -> str:
         known = {}
     if stamp in known:
         return known[stamp]
-    h = hashlib.blake2b(digest_size=20)
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(4 << 20), b""):
-            h.update(chunk)
-    known[stamp] = h.hexdigest()
+        known[stamp] = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
     cache_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(memo, json.dumps(known), overwrite=True)
     return known[stamp]

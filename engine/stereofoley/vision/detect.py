@@ -152,11 +152,8 @@ def _missing_weights_message(weights: str | os.PathLike | None) -> str:
 
 
 def _file_digest(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 class YoloDetector:
