@@ -39,34 +39,32 @@ def _frame_samples(frame) -> np.ndarray:
     return data.astype(np.float64) / _SCALE[fmt]
 
 
-def audio_stream_count(media_path: str | os.PathLike) -> int:
-    """How many audio streams the media has (MediaNotFound / InvalidAudio when it cannot be opened)."""
-    import av
+def _open_media(path: Path):
+    """The media as a PyAV container (MediaNotFound / InvalidAudio when it cannot be opened)."""
+    import av  # the vision extra; imported here so the rest of the sources work without it
 
-    path = Path(media_path)
     if not path.is_file():
         raise MediaNotFound(f"media file not found: {path}")
     try:
-        with av.open(str(path)) as container:
-            return len(container.streams.audio)
+        return av.open(str(path))
     except av.FFmpegError as exc:
         raise InvalidAudio(f"{path} cannot be opened as media ({exc})") from None
 
 
+def audio_stream_count(media_path: str | os.PathLike) -> int:
+    """How many audio streams the media has (MediaNotFound / InvalidAudio when it cannot be opened)."""
+    with _open_media(Path(media_path)) as container:
+        return len(container.streams.audio)
+
+
 def extract_clip_audio(media_path: str | os.PathLike, start_s: float, n_samples: int, *, stream_index: int = 0) -> np.ndarray:
     """Mono float32 (n_samples,) at 48 kHz: the media's audio from start_s on, channels averaged."""
-    import av  # the vision extra; imported here so the rest of the sources work without it
-
     path = Path(media_path)
     if not path.is_file():
         raise MediaNotFound(f"media file not found: {path}")
     if n_samples < 0 or not math.isfinite(start_s) or start_s < 0:
         raise InvalidParameter(f"clip audio range start_s={start_s} s, n_samples={n_samples} must be finite and >= 0")
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise InvalidAudio(f"{path} cannot be opened as media ({exc})") from None
-    with container:
+    with _open_media(path) as container:
         if len(container.streams.audio) <= stream_index:
             raise SourceUnavailable(f"{path} has no audio stream #{stream_index} (it has {len(container.streams.audio)})")
         stream = container.streams.audio[stream_index]
