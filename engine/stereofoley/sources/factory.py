@@ -27,11 +27,10 @@ import numpy as np
 from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
 from ..spatial import check_mono
 from . import synth
-from .motion import Motion, level_gain, motion_of, voice_for_class
+from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of, voice_for_class
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HFOV_DEG = 60.0
 PROVIDER_NAMES = ("synth", "library", "clip-audio", "generator:NAME")
 SourceFor = Callable[[Any, int], np.ndarray]
 

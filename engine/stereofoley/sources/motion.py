@@ -28,11 +28,13 @@ import numpy as np
 import scipy.ndimage
 
 from .. import SAMPLE_RATE_HZ
+from ..config import SpatialSettings
 from ..errors import InvalidParameter
 
 CONTROL_RATE_HZ = 100  # motion curves are computed at this rate, then interpolated to audio rate
 SPEED_SMOOTHING_S = 0.3
 PRESENCE_RAMP_S = 0.1
+DEFAULT_HFOV_DEG = SpatialSettings().hfov_deg  # the camera the spatial settings assume
 
 VEHICLE_CLASSES = ("car", "motorcycle", "bus", "truck", "train", "boat", "airplane")
 ANIMAL_CLASSES = ("dog", "cat", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe")
@@ -97,7 +99,7 @@ class Motion:
         return int(self.speed_m_s.size)
 
 
-def motion_of(track: Any, n_samples: int, *, hfov_deg: float = 60.0) -> Motion:
+def motion_of(track: Any, n_samples: int, *, hfov_deg: float = DEFAULT_HFOV_DEG) -> Motion:
     """Speed and presence of a track (contract-1 fields: times_s, x_norm, distance_m) over n_samples at 48 kHz."""
     if n_samples < 0:
         raise InvalidParameter(f"n_samples={n_samples} must be >= 0")

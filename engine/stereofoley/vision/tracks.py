@@ -18,7 +18,7 @@ from ..trajectory import Trajectory, pan_from_x
 TRACKS_FORMAT_VERSION = 1
 SILENT_GAIN_DB = -90.0  # an object before it appears and after it leaves
 FADE_S = 0.05  # how long an object takes to fade in and out at the ends of its track
-DEFAULT_HFOV_DEG = 60.0
+DEFAULT_HFOV_DEG = SpatialSettings().hfov_deg  # the camera the spatial settings assume
 
 
 def vertical_fov_deg(hfov_deg: float, aspect: float) -> float:
