@@ -17,6 +17,7 @@ from .config import SpatialSettings
 from .errors import InvalidAudio
 from .render import SoundObject, render_mix
 from .scene import select_objects
+from .spatial import check_mono
 from .trajectory import Trajectory
 from .vision import Analysis, ObjectTrack, analyze_video
 
@@ -101,9 +102,11 @@ def render_clip(
 
 
 def _checked_source(source, n: int, track: ObjectTrack) -> np.ndarray:
-    arr = np.asarray(source, dtype=np.float32)
-    if arr.ndim != 1 or arr.size != n:
-        raise InvalidAudio(f"source for track {track.track_id} ({track.class_name}) has shape {arr.shape}; expected ({n},) mono samples at 48 kHz")
-    if not np.all(np.isfinite(arr)):
-        raise InvalidAudio(f"source for track {track.track_id} ({track.class_name}) has non-finite samples")
+    where = f"source for track {track.track_id} ({track.class_name})"
+    try:
+        arr = check_mono(source)
+    except InvalidAudio as exc:
+        raise InvalidAudio(f"{where}: {exc}; expected ({n},) mono samples at 48 kHz") from None
+    if arr.size != n:
+        raise InvalidAudio(f"{where} has shape {arr.shape}; expected ({n},) mono samples at 48 kHz")
     return arr

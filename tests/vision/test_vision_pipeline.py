@@ -105,6 +105,8 @@ def test_render_clip_uses_the_given_sources(scene_video):
     assert np.argmax(spectrum) * SAMPLE_RATE_HZ / result.stereo.shape[1] == pytest.approx(440, abs=2)
     with pytest.raises(InvalidAudio, match="expected"):
         render_clip(video, detector="motion", source_for=lambda track, n: np.zeros(n + 1))
+    with pytest.raises(InvalidAudio, match=r"source for track \d+ .*NaN/inf"):
+        render_clip(video, detector="motion", source_for=lambda track, n: np.full(n, np.nan))
 
 
 
