@@ -90,5 +90,5 @@ def test_silence_and_bad_input():
         normalize(short, true_peak_dbtp=3.0)
     bad = short.copy()
     bad[0, 10] = np.nan
-    with pytest.raises(InvalidAudio):
+    with pytest.raises(InvalidAudio, match="1 NaN/inf samples .*channel 0, sample 10"):
         normalize(bad)

@@ -33,8 +33,9 @@ def _as_channels(audio: np.ndarray) -> np.ndarray:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] == 0:
         raise InvalidAudio(f"audio for loudness has shape (channels, n) with n > 0, got {np.shape(audio)}")
-    if not np.isfinite(x).all():
-        raise InvalidAudio("audio for loudness has NaN/inf samples")
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        raise InvalidAudio(f"audio for loudness has {len(bad)} NaN/inf samples (first: channel {bad[0][0]}, sample {bad[0][1]})")
     return x
 
 
