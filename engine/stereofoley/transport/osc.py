@@ -461,12 +461,14 @@ class EngineServer:
 
     def _job_listener(self, reply_to: tuple) -> Callable[[str, dict], None]:
         """Push progress to the submitter, from worker threads, in the order the worker produced it."""
+        from ..jobs import FINAL_STATES
+
         loop = self._loop
 
         def push(job_id: str, status: dict) -> None:
             args = [job_id, int(status["seq"]), float(status["progress"]), status["state"], status["message"][:500]]
             loop.call_soon_threadsafe(self._send, reply_to, f"{PREFIX}/job/progress", args)
-            if status["state"] in ("done", "partial", "failed", "cancelled"):
+            if status["state"] in FINAL_STATES:
                 loop.call_soon_threadsafe(self._send, reply_to, f"{PREFIX}/job/done", [job_id, status["state"], status.get("error") or ""])
 
         return push
