@@ -442,7 +442,8 @@ class EngineServer:
             self.preview.load_json('{"clips": []}')
             self._send(reply_to, f"{PREFIX}/preview/loaded", [0])
         elif name == "audio/request":
-            from .stream import stream_datagrams, read_stream_source
+            from ..audio import read_audio
+            from .stream import stream_datagrams
 
             path = resolve_under_roots(args[0], roots)
             pace = float(args[2]) if len(args) > 2 else 1.0
@@ -450,7 +451,7 @@ class EngineServer:
                 raise InvalidOscMessage(f"pace={pace} is outside 0..1000 (multiple of real time; 0 = unpaced)")
             if not 1 <= args[1] <= 65535:
                 raise InvalidOscMessage(f"dest_port={args[1]} is outside 1..65535")
-            audio, rate = read_stream_source(path)
+            audio, rate = read_audio(path)  # any soundfile format, at its own rate
             dest = (reply_to[0], args[1])
             datagrams = stream_datagrams(audio, rate_hz=rate, stream_id=self.counters["streams"] + 1,
                                          max_datagram_bytes=max_datagram_for(dest[0]))
