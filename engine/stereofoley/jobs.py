@@ -342,15 +342,21 @@ def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSetti
     return obj
 
 
+def _item_wav(job: Job, item: ClipItem | SpatializeItem) -> Path:
+    """Where an item's WAV goes; refused at once if it exists without options.overwrite (fail before rendering)."""
+    out = job.out_dir / f"{safe_name(item.id)}.wav"
+    if out.exists() and not job.options.overwrite:
+        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    return out
+
+
 def _spatialize_item(item: SpatializeItem, job: Job, settings: SpatialSettings) -> dict:
     """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (same reads, render, write)."""
     from .audio import read_mono, write_wav
     from .render import SoundObject, render_mix
     from .trajectory import Trajectory, read_trajectory
 
-    out = job.out_dir / f"{safe_name(item.id)}.wav"
-    if out.exists() and not job.options.overwrite:  # fail before rendering, not after
-        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    out = _item_wav(job, item)
     if isinstance(item.trajectory, tuple):
         trajectory = Trajectory.from_points(list(item.trajectory), settings)
     else:
@@ -366,9 +372,7 @@ def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progr
     from .audio import write_wav
     from .pipeline import render_clip  # the vision branch; imported only when a clips job runs
 
-    out = job.out_dir / f"{safe_name(item.id)}.wav"
-    if out.exists() and not job.options.overwrite:
-        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    out = _item_wav(job, item)
     if not item.media.is_file():
         from .errors import MediaNotFound
 
