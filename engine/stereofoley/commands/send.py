@@ -14,12 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+from ..cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidJob
 from ..jobs import FINAL_STATES, read_job, run_job
 from ..transport.osc import DEFAULT_PORT, PREFIX, OscClient
 from .serve import TOKEN_ENV
 
-EXIT_FOR_STATE = {"done": 0, "partial": 3, "failed": 1, "cancelled": 1}
+EXIT_FOR_STATE = {"done": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_ERROR, "cancelled": EXIT_ERROR}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
     else:
         print(f"stereofoley send: job {status['job_id']} {status['state']}: {status['message']}")
-    return EXIT_FOR_STATE.get(status["state"], 0)
+    return EXIT_FOR_STATE.get(status["state"], EXIT_OK)
 
 
 def _print_progress(job_id: str, status: dict) -> None:
