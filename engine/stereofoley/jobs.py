@@ -377,10 +377,9 @@ def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progr
         from .errors import MediaNotFound
 
         raise MediaNotFound(f"media file not found: {item.media}")
-    source_for = _source_for(job.options, item)
-    kwargs = {} if source_for is None else {"source_for": source_for}
     clip = render_clip(item.media, start_s=item.start_s, end_s=item.end_s, detector=job.options.detector,
-                       settings=settings, max_objects=job.options.max_objects, progress=progress, **kwargs)
+                       settings=settings, max_objects=job.options.max_objects, progress=progress,
+                       source_for=_source_for(job.options, item))
     write_wav(out, clip.stereo, subtype=settings.output_subtype, overwrite=job.options.overwrite)
     objects = []
     for k, obj in enumerate(clip.objects):
@@ -394,11 +393,9 @@ def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progr
 
 
 def _source_for(options: JobOptions, item: ClipItem):
-    """The sources branch's provider when it is installed; otherwise render_clip's documented default source."""
-    try:
-        from .sources import make_source_for
-    except ImportError:
-        return None
+    """The provider for the job's "sources" spec (stereofoley.sources)."""
+    from .sources import make_source_for
+
     return make_source_for(options.sources, libraries=options.libraries, media_path=str(item.media),
                            media_start_s=item.start_s or 0.0)
 

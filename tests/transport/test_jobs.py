@@ -182,7 +182,6 @@ def _fake_render_clip(calls):
 def test_clips_kind_calls_render_clip_per_contract(root, monkeypatch):
     calls = []
     monkeypatch.setitem(sys.modules, "stereofoley.pipeline", types.SimpleNamespace(render_clip=_fake_render_clip(calls)))
-    monkeypatch.setitem(sys.modules, "stereofoley.sources", None)  # sources branch absent: default source
     media = root / "clip.mp4"
     media.write_bytes(b"not really a video")
     job = {"version": 1, "kind": "clips", "out_dir": str(root / "out"),
