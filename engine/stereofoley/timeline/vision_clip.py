@@ -81,7 +81,7 @@ def retime(trajectory: Trajectory, speed: float, frozen_at_s: float = 0.0) -> Tr
 
 
 def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
-    """(channels, m) -> (channels, n): trim the end, or pad the end with its last sample held at zero."""
+    """(channels, m) -> (channels, n): trim the end, or pad the end with zeros."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.shape[1] >= n:
         return audio[:, :n]
