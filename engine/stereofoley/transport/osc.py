@@ -34,7 +34,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import AsyncIOOSCUDPServer
 
 from .. import __version__
-from ..errors import InvalidOscMessage, InvalidParameter, PathNotAllowed, StereoFoleyError
+from ..errors import InvalidOscMessage, InvalidParameter, MediaNotFound, PathNotAllowed, StereoFoleyError
 
 log = logging.getLogger("stereofoley.osc")
 
@@ -433,7 +433,13 @@ class EngineServer:
             self._send(reply_to, f"{PREFIX}/preview/loaded", [n])
         elif name == "preview/load_file":
             path = resolve_under_roots(args[0], roots)
-            n = self.preview.load_json(path.read_text(encoding="utf-8"))
+            if not path.is_file():
+                raise MediaNotFound(f"preview data file not found: {path}")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise InvalidOscMessage(f"preview data file {path} is not UTF-8 text") from None
+            n = self.preview.load_json(text)
             self._send(reply_to, f"{PREFIX}/preview/loaded", [n])
         elif name == "preview/mute":
             self.preview.set_mute(args[0], bool(args[1]))
