@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from ..cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidJob
 from ..jobs import FINAL_STATES, read_job, run_job
 from ..transport.osc import DEFAULT_PORT, PREFIX, OscClient
-from .serve import TOKEN_ENV
+from .serve import TOKEN_ENV, token_from_args
 
 EXIT_FOR_STATE = {"done": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_ERROR, "cancelled": EXIT_ERROR}
 
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     job_path = Path(args.job).resolve()
     job = read_job(job_path)  # validate here first: a bad job fails the same way with or without a server
     status_path = Path(args.status_file).resolve() if args.status_file else None
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = token_from_args(args)
     status = None
     if not args.local:
         with OscClient(args.host, args.port, token=token) as client:
