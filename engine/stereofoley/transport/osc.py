@@ -533,12 +533,6 @@ class ServerThread:
             self._thread.join(timeout=10)
             self._loop.close()
 
-    def call(self, fn: Callable[[], Any]) -> Any:
-        """Run fn in the server's loop thread and return its result (for state that the loop owns)."""
-        async def run():
-            return fn()
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=10)
-
 
 # ------------------------------------------------------------------------------------------------ client
 
