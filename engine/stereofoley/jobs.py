@@ -436,8 +436,9 @@ def _selection(select: Mapping[str, Any]):
     values = {}
     for key, value in select.items():
         if key == "range_s":
-            if not (isinstance(value, (list, tuple)) and len(value) == 2):
-                raise InvalidJob(f"select.range_s must be [start_s, end_s], got {value!r}")
+            if not (isinstance(value, (list, tuple)) and len(value) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+                raise InvalidJob(f"select.range_s must be [start_s, end_s] in seconds, got {value!r}")
             values[key] = (float(value[0]), float(value[1]))
         else:
             items = [value] if isinstance(value, str) else value

@@ -240,6 +240,16 @@ def test_timeline_job_with_an_unknown_selection_field_fails_clearly(root):
     assert status["state"] == "failed" and "unknown field(s) track" in status["error"]
 
 
+def test_timeline_job_with_a_non_numeric_range_fails_clearly(root):
+    tl = root / "t.otio"
+    tl.write_text("{}")
+    job = parse_job({"version": 1, "kind": "timeline", "out_dir": str(root / "out"), "timeline": str(tl),
+                     "select": {"range_s": ["1:00", 5]}})
+    status = run_job(job)
+    assert status["state"] == "failed"
+    assert status["error"] == "InvalidJob: select.range_s must be [start_s, end_s] in seconds, got ['1:00', 5]"
+
+
 def test_timeline_job_renders_a_real_timeline(root):
     """A real timeline job: generated car video, one-clip OTIO, the real render_timeline and vision pipeline."""
     from fractions import Fraction
