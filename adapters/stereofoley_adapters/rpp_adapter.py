@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from typing import Any, Iterable
 
 import opentimelineio as otio
@@ -61,11 +60,9 @@ def write_to_string(input_otio: otio.schema.Timeline) -> str:
 
 
 def write_to_file(input_otio: otio.schema.Timeline, filepath: str) -> None:
-    text = write_to_string(input_otio)
-    tmp = f"{filepath}.part"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, filepath)
+    from stereofoley.files import write_text_atomic  # OTIO's write_to_file replaces an existing file
+
+    write_text_atomic(filepath, write_to_string(input_otio), overwrite=True)
 
 
 def _write_foley_session(out: "_Writer", tracks: list[otio.schema.Track]) -> None:

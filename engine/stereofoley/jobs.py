@@ -342,15 +342,21 @@ def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSetti
     return obj
 
 
+def _item_wav(job: Job, item: ClipItem | SpatializeItem) -> Path:
+    """Where an item's WAV goes; refused at once if it exists without options.overwrite (fail before rendering)."""
+    out = job.out_dir / f"{safe_name(item.id)}.wav"
+    if out.exists() and not job.options.overwrite:
+        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    return out
+
+
 def _spatialize_item(item: SpatializeItem, job: Job, settings: SpatialSettings) -> dict:
     """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (same reads, render, write)."""
     from .audio import read_mono, write_wav
     from .render import SoundObject, render_mix
     from .trajectory import Trajectory, read_trajectory
 
-    out = job.out_dir / f"{safe_name(item.id)}.wav"
-    if out.exists() and not job.options.overwrite:  # fail before rendering, not after
-        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    out = _item_wav(job, item)
     if isinstance(item.trajectory, tuple):
         trajectory = Trajectory.from_points(list(item.trajectory), settings)
     else:
@@ -366,17 +372,14 @@ def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progr
     from .audio import write_wav
     from .pipeline import render_clip  # the vision branch; imported only when a clips job runs
 
-    out = job.out_dir / f"{safe_name(item.id)}.wav"
-    if out.exists() and not job.options.overwrite:
-        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
+    out = _item_wav(job, item)
     if not item.media.is_file():
         from .errors import MediaNotFound
 
         raise MediaNotFound(f"media file not found: {item.media}")
-    source_for = _source_for(job.options, item)
-    kwargs = {} if source_for is None else {"source_for": source_for}
     clip = render_clip(item.media, start_s=item.start_s, end_s=item.end_s, detector=job.options.detector,
-                       settings=settings, max_objects=job.options.max_objects, progress=progress, **kwargs)
+                       settings=settings, max_objects=job.options.max_objects, progress=progress,
+                       source_for=_source_for(job.options, item))
     write_wav(out, clip.stereo, subtype=settings.output_subtype, overwrite=job.options.overwrite)
     objects = []
     for k, obj in enumerate(clip.objects):
@@ -390,11 +393,9 @@ def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progr
 
 
 def _source_for(options: JobOptions, item: ClipItem):
-    """The sources branch's provider when it is installed; otherwise render_clip's documented default source."""
-    try:
-        from .sources import make_source_for
-    except ImportError:
-        return None
+    """The provider for the job's "sources" spec (stereofoley.sources)."""
+    from .sources import make_source_for
+
     return make_source_for(options.sources, libraries=options.libraries, media_path=str(item.media),
                            media_start_s=item.start_s or 0.0)
 
@@ -435,8 +436,9 @@ def _selection(select: Mapping[str, Any]):
     values = {}
     for key, value in select.items():
         if key == "range_s":
-            if not (isinstance(value, (list, tuple)) and len(value) == 2):
-                raise InvalidJob(f"select.range_s must be [start_s, end_s], got {value!r}")
+            if not (isinstance(value, (list, tuple)) and len(value) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+                raise InvalidJob(f"select.range_s must be [start_s, end_s] in seconds, got {value!r}")
             values[key] = (float(value[0]), float(value[1]))
         else:
             items = [value] if isinstance(value, str) else value

@@ -38,8 +38,8 @@ def test_clips_job_over_osc_equals_render_clip(server, root):
     from stereofoley.jobs import _source_for, parse_job
 
     item = parse_job(job).items[0]
-    kwargs = {} if _source_for(parse_job(job).options, item) is None else {"source_for": _source_for(parse_job(job).options, item)}
-    direct = pipeline.render_clip(video, start_s=0.5, end_s=1.5, detector="motion", settings=preset("natural"), **kwargs)
+    direct = pipeline.render_clip(video, start_s=0.5, end_s=1.5, detector="motion", settings=preset("natural"),
+                                  source_for=_source_for(parse_job(job).options, item))
     ref = write_wav(root / "direct.wav", direct.stereo)
     assert Path(result["wav"]).read_bytes() == ref.read_bytes()
     assert direct.stereo.shape[1] == 48000

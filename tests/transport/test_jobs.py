@@ -182,7 +182,6 @@ def _fake_render_clip(calls):
 def test_clips_kind_calls_render_clip_per_contract(root, monkeypatch):
     calls = []
     monkeypatch.setitem(sys.modules, "stereofoley.pipeline", types.SimpleNamespace(render_clip=_fake_render_clip(calls)))
-    monkeypatch.setitem(sys.modules, "stereofoley.sources", None)  # sources branch absent: default source
     media = root / "clip.mp4"
     media.write_bytes(b"not really a video")
     job = {"version": 1, "kind": "clips", "out_dir": str(root / "out"),
@@ -239,6 +238,16 @@ def test_timeline_job_with_an_unknown_selection_field_fails_clearly(root):
                      "select": {"track": "V1"}})
     status = run_job(job)
     assert status["state"] == "failed" and "unknown field(s) track" in status["error"]
+
+
+def test_timeline_job_with_a_non_numeric_range_fails_clearly(root):
+    tl = root / "t.otio"
+    tl.write_text("{}")
+    job = parse_job({"version": 1, "kind": "timeline", "out_dir": str(root / "out"), "timeline": str(tl),
+                     "select": {"range_s": ["1:00", 5]}})
+    status = run_job(job)
+    assert status["state"] == "failed"
+    assert status["error"] == "InvalidJob: select.range_s must be [start_s, end_s] in seconds, got ['1:00', 5]"
 
 
 def test_timeline_job_renders_a_real_timeline(root):

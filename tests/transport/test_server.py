@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -161,6 +162,18 @@ def test_errors_are_replied_not_raised(server):
         with pytest.raises(Exception, match="unknown live parameter"):
             client.request(f"{PREFIX}/param/set", "colour", 1.0, expect="x")
         assert client.ping(2.0) == __version__
+
+
+def test_preview_file_errors_name_the_file(server, root):
+    missing, binary = root / "no-preview.json", root / "preview.bin"
+    binary.write_bytes(b"\xff\xfe\x00{")
+    with OscClient(*server.address) as client:
+        with pytest.raises(Exception, match=re.escape(f"preview data file not found: {missing.resolve()}")):
+            client.request(f"{PREFIX}/preview/load_file", str(missing), expect=f"{PREFIX}/preview/loaded")
+        with pytest.raises(Exception, match=re.escape(f"preview data file {binary.resolve()} is not UTF-8")):
+            client.request(f"{PREFIX}/preview/load_file", str(binary), expect=f"{PREFIX}/preview/loaded")
+        stats = json.loads(client.request(f"{PREFIX}/stats", expect=f"{PREFIX}/stats").args[0])
+    assert stats.get("internal_errors", 0) == 0 and stats["failed_requests"] == 2
 
 
 def test_token_required_on_every_message(root):

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import InvalidParameter, MediaNotFound
 from ..transport.osc import DEFAULT_PORT, DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT, PREFIX, OscClient
 from .common import emit
-from .serve import TOKEN_ENV
+from .serve import TOKEN_ENV, token_from_args
 
 SERVER_START_TIMEOUT_S = 15.0
 
@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = token_from_args(args)
     if args.state == "on":
         if not args.file:
             raise InvalidParameter("preview on needs the preview data file")

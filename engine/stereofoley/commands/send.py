@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from ..cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidJob
 from ..jobs import FINAL_STATES, read_job, run_job
 from ..transport.osc import DEFAULT_PORT, PREFIX, OscClient
-from .serve import TOKEN_ENV
+from .serve import TOKEN_ENV, token_from_args
 
-EXIT_FOR_STATE = {"done": 0, "partial": 3, "failed": 1, "cancelled": 1}
+EXIT_FOR_STATE = {"done": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_ERROR, "cancelled": EXIT_ERROR}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     job_path = Path(args.job).resolve()
     job = read_job(job_path)  # validate here first: a bad job fails the same way with or without a server
     status_path = Path(args.status_file).resolve() if args.status_file else None
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = token_from_args(args)
     status = None
     if not args.local:
         with OscClient(args.host, args.port, token=token) as client:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
     else:
         print(f"stereofoley send: job {status['job_id']} {status['state']}: {status['message']}")
-    return EXIT_FOR_STATE.get(status["state"], 0)
+    return EXIT_FOR_STATE.get(status["state"], EXIT_OK)
 
 
 def _print_progress(job_id: str, status: dict) -> None:

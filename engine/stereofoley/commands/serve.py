@@ -37,13 +37,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def token_from_args(args: argparse.Namespace) -> str | None:
+    """--token, else $STEREOFOLEY_TOKEN, else None (an empty value means no token)."""
+    return args.token or os.environ.get(TOKEN_ENV) or None
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     roots = tuple(Path(r).resolve() for r in args.root) if args.root else default_roots()
     for root in roots:
         if not root.is_dir():
             raise InvalidParameter(f"--root {root} is not a folder")
     return ServerConfig(
-        host=args.host, port=args.port, token=args.token or os.environ.get(TOKEN_ENV) or None,
+        host=args.host, port=args.port, token=token_from_args(args),
         allow_remote=args.allow_remote, roots=roots, workers=args.workers,
         reaper_host=args.reaper_host, reaper_port=None if args.no_preview else args.reaper_port,
         reaper_listen_port=args.reaper_listen, preview_rate_hz=args.preview_rate,

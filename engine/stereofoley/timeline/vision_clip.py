@@ -81,7 +81,7 @@ def retime(trajectory: Trajectory, speed: float, frozen_at_s: float = 0.0) -> Tr
 
 
 def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
-    """(channels, m) -> (channels, n): trim the end, or pad the end with its last sample held at zero."""
+    """(channels, m) -> (channels, n): trim the end, or pad the end with zeros."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.shape[1] >= n:
         return audio[:, :n]
@@ -92,11 +92,8 @@ def _source_factory(options, request):
     """A `source_for` from the sources package when one is named (None: the pipeline's neutral source)."""
     if not options.sources or options.sources == "neutral":
         return None
-    try:
-        from ..sources import make_source_for
-    except ImportError:
-        raise InvalidParameter(f"sources={options.sources!r} needs stereofoley.sources, which is not installed; "
-                               "use sources='neutral'") from None
+    from ..sources import make_source_for
+
     return make_source_for(options.sources, media_path=request.media_path, media_start_s=request.media_start_s,
                            libraries=options.libraries, class_map=options.class_map, seed=options.seed)
 

@@ -34,7 +34,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import AsyncIOOSCUDPServer
 
 from .. import __version__
-from ..errors import InvalidOscMessage, InvalidParameter, PathNotAllowed, StereoFoleyError
+from ..errors import InvalidOscMessage, InvalidParameter, MediaNotFound, PathNotAllowed, StereoFoleyError
 
 log = logging.getLogger("stereofoley.osc")
 
@@ -433,7 +433,13 @@ class EngineServer:
             self._send(reply_to, f"{PREFIX}/preview/loaded", [n])
         elif name == "preview/load_file":
             path = resolve_under_roots(args[0], roots)
-            n = self.preview.load_json(path.read_text(encoding="utf-8"))
+            if not path.is_file():
+                raise MediaNotFound(f"preview data file not found: {path}")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise InvalidOscMessage(f"preview data file {path} is not UTF-8 text") from None
+            n = self.preview.load_json(text)
             self._send(reply_to, f"{PREFIX}/preview/loaded", [n])
         elif name == "preview/mute":
             self.preview.set_mute(args[0], bool(args[1]))
@@ -442,7 +448,8 @@ class EngineServer:
             self.preview.load_json('{"clips": []}')
             self._send(reply_to, f"{PREFIX}/preview/loaded", [0])
         elif name == "audio/request":
-            from .stream import stream_datagrams, read_stream_source
+            from ..audio import read_audio
+            from .stream import stream_datagrams
 
             path = resolve_under_roots(args[0], roots)
             pace = float(args[2]) if len(args) > 2 else 1.0
@@ -450,7 +457,7 @@ class EngineServer:
                 raise InvalidOscMessage(f"pace={pace} is outside 0..1000 (multiple of real time; 0 = unpaced)")
             if not 1 <= args[1] <= 65535:
                 raise InvalidOscMessage(f"dest_port={args[1]} is outside 1..65535")
-            audio, rate = read_stream_source(path)
+            audio, rate = read_audio(path)  # any soundfile format, at its own rate
             dest = (reply_to[0], args[1])
             datagrams = stream_datagrams(audio, rate_hz=rate, stream_id=self.counters["streams"] + 1,
                                          max_datagram_bytes=max_datagram_for(dest[0]))
@@ -461,12 +468,14 @@ class EngineServer:
 
     def _job_listener(self, reply_to: tuple) -> Callable[[str, dict], None]:
         """Push progress to the submitter, from worker threads, in the order the worker produced it."""
+        from ..jobs import FINAL_STATES
+
         loop = self._loop
 
         def push(job_id: str, status: dict) -> None:
             args = [job_id, int(status["seq"]), float(status["progress"]), status["state"], status["message"][:500]]
             loop.call_soon_threadsafe(self._send, reply_to, f"{PREFIX}/job/progress", args)
-            if status["state"] in ("done", "partial", "failed", "cancelled"):
+            if status["state"] in FINAL_STATES:
                 loop.call_soon_threadsafe(self._send, reply_to, f"{PREFIX}/job/done", [job_id, status["state"], status.get("error") or ""])
 
         return push
@@ -523,12 +532,6 @@ class ServerThread:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop.close()
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        """Run fn in the server's loop thread and return its result (for state that the loop owns)."""
-        async def run():
-            return fn()
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=10)
 
 
 # ------------------------------------------------------------------------------------------------ client

@@ -163,7 +163,6 @@ class PreviewEngine:
         self.clips: tuple[PreviewClip, ...] = ()
         self.params = PreviewParams()
         self.playhead = Playhead()
-        self.sent = 0
         self._mute_sent: dict[int, tuple[bool, float]] = {}
 
     def load_json(self, text: str) -> int:
@@ -210,7 +209,6 @@ class PreviewEngine:
             return
         for address, args in messages_at((clip,), playhead_s, self.params):
             send(address, args)
-            self.sent += 1
         for track in clip.tracks:  # mutes: on change, then re-sent now and then
             muted = track.name in self.params.muted
             last = self._mute_sent.get(track.track)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -226,13 +225,6 @@ class JitterBuffer:
             self._last = block[:, -1].copy()
         self._expected += block.shape[1]
         self.stats.emitted_frames += block.shape[1]
-
-
-def read_stream_source(path: str | Path) -> tuple[np.ndarray, int]:
-    """A WAV (or any soundfile-readable file) to stream: (channels, n) float32 at its own rate."""
-    from ..audio import read_audio
-
-    return read_audio(path)
 
 
 def send_stream(sock: socket.socket, dest: tuple[str, int], audio: np.ndarray, *, stream_id: int = 1,
