@@ -77,6 +77,24 @@ def test_bit_exact_over_loopback():
     assert got.audio.dtype == np.float32 and np.array_equal(got.audio, audio)
 
 
+def test_on_audio_hears_the_whole_stream_at_the_stream_rate():
+    audio = sine_stereo(0.5)
+    heard: list = []
+    rx = receiver()
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        kwargs = {"pace": 20.0, "rate_hz": 44_100}
+        thread = threading.Thread(target=send_stream, args=(tx, rx.getsockname(), audio), kwargs=kwargs)
+        thread.start()
+        got = receive_stream(rx, idle_timeout_s=3.0, on_audio=lambda block, rate: heard.append((block, rate)))
+        thread.join(10)
+    finally:
+        rx.close()
+        tx.close()
+    assert got.rate_hz == 44_100 and {rate for _, rate in heard} == {44_100}
+    assert np.array_equal(np.concatenate([block for block, _ in heard], axis=1), got.audio)
+
+
 def max_step(x: np.ndarray) -> float:
     return float(np.max(np.abs(np.diff(x, axis=1))))
 

@@ -104,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
         if args.to_file is None:
             state: dict = {}
 
-            def on_audio(block: np.ndarray) -> None:  # the player needs the stream's rate and channels
+            def on_audio(block: np.ndarray, rate_hz: int) -> None:  # the player opens at the stream's rate and channels
                 if "player" not in state:
-                    state["player"] = _PyoPlayer(block.shape[0], 48000, args.audio)
+                    state["player"] = _PyoPlayer(block.shape[0], rate_hz, args.audio)
                 state["player"](block)
 
         received = receive_stream(sock, idle_timeout_s=args.idle_timeout, depth_packets=args.depth, on_audio=on_audio)

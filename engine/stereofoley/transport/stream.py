@@ -275,7 +275,8 @@ def _next_item(sock: socket.socket, timeout_s: float):
 def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_duration_s: float = 3600.0,
                    depth_packets: int = 8, on_audio=None) -> ReceivedStream:
     """Receive the first stream that arrives on `sock` until its end marker (or `idle_timeout_s` of silence).
-    `on_audio(block)` gets audio as soon as it is ready (a real-time player); the whole stream is returned too."""
+    `on_audio(block, rate_hz)` gets audio as soon as it is ready (a real-time player); the whole stream is returned
+    too."""
     buffer: JitterBuffer | None = None
     stream_id, rate_hz = None, SAMPLE_RATE_HZ
     blocks: list[np.ndarray] = []
@@ -305,7 +306,7 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
         if block.shape[1]:
             blocks.append(block)
             if on_audio is not None:
-                on_audio(block)
+                on_audio(block, rate_hz)
     if buffer is None:
         raise InvalidOscMessage(f"no audio stream arrived within {idle_timeout_s} s")
     # Drain datagrams already queued behind the end marker (reordered packets), without waiting.
@@ -320,7 +321,7 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
     if tail.shape[1]:
         blocks.append(tail)
         if on_audio is not None:
-            on_audio(tail)
+            on_audio(tail, rate_hz)
     buffer.stats.invalid += invalid
     audio = np.concatenate(blocks, axis=1) if blocks else np.zeros((buffer.channels, 0), np.float32)
     return ReceivedStream(audio, rate_hz, stream_id, end is not None, buffer.stats)
