@@ -25,7 +25,7 @@ import scipy.signal
 
 from .config import SpatialSettings
 from .errors import InvalidAudio, InvalidParameter
-from .spatial import distance_gain
+from .spatial import distance_gain, pan_gains
 from .trajectory import Trajectory
 
 ESTIMATORS = ("primary", "ild", "index")
@@ -316,9 +316,9 @@ def expected_position(
         w = obj.weight * energy * inside
         if obj.source is not None:
             w = w * _window_energy(np.asarray(obj.source, dtype=np.float64), obj.source_rate_hz, t, window_s)[:, None]
-        theta = (np.clip(pan, -1.0, 1.0) + 1.0) * (math.pi / 4.0)
-        energy_l += (w * np.cos(theta) ** 2).sum(axis=1)
-        energy_r += (w * np.sin(theta) ** 2).sum(axis=1)
+        gain_l, gain_r = pan_gains(pan, "constant_power")
+        energy_l += (w * gain_l**2).sum(axis=1)
+        energy_r += (w * gain_r**2).sum(axis=1)
     den = energy_l + energy_r
     present = den > _TINY
     with np.errstate(invalid="ignore", divide="ignore"):
