@@ -243,6 +243,12 @@ def _frames(clip: ReportClip, duration_s: float) -> tuple[Fraction, tuple[int, i
     return fps, size, decoded
 
 
+def _bgr(k: int) -> tuple[int, int, int]:
+    """The k-th plot colour (hex "#rrggbb") as OpenCV's (blue, green, red)."""
+    colour = COLOURS[k % len(COLOURS)]
+    return int(colour[5:7], 16), int(colour[3:5], 16), int(colour[1:3], 16)
+
+
 def _draw_overlay(image: np.ndarray, clip: ReportClip, t_s: float, analysis: AudioAnalysis, window: int) -> np.ndarray:
     import cv2
 
@@ -252,7 +258,7 @@ def _draw_overlay(image: np.ndarray, clip: ReportClip, t_s: float, analysis: Aud
         box = track.box_at(t_s)
         if box is None:
             continue
-        rgb = tuple(int(COLOURS[k % len(COLOURS)][i : i + 2], 16) for i in (5, 3, 1))  # hex -> BGR
+        rgb = _bgr(k)
         x0, y0, x1, y1 = (np.clip(box, -0.1, 1.1) * [w, h, w, h]).round().astype(int)
         cv2.rectangle(img, (x0, y0), (x1, y1), rgb, 2)
         cv2.putText(img, track.label, (max(2, x0 + 2), max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, rgb, 1, cv2.LINE_AA)
@@ -269,7 +275,7 @@ def _draw_overlay(image: np.ndarray, clip: ReportClip, t_s: float, analysis: Aud
     cv2.rectangle(img, (w // 2, bar_y - 3), (w // 2 + int(half * loud * (1 - left_share)), bar_y), (60, 60, 220), -1)
     for k, curves in enumerate(clip.curves.values()):  # each object's pan automation: a coloured tick above
         if "pan" in curves:
-            colour = tuple(int(COLOURS[k % len(COLOURS)][i : i + 2], 16) for i in (5, 3, 1))
+            colour = _bgr(k)
             xk = int(round((float(curves["pan"].value_at(t_s)) + 1.0) / 2.0 * (w - 1)))
             cv2.rectangle(img, (xk - 2, bar_y - 6), (xk + 2, bar_y - 4), colour, -1)
     x = int(round((float(analysis.pan_primary[window]) + 1.0) / 2.0 * (w - 1)))
