@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from . import SAMPLE_RATE_HZ
 from .audio import read_audio
 from .automation import Curve
 from .config import SpatialSettings
-from .errors import InvalidParameter, MediaNotFound
+from .errors import InvalidParameter, MediaNotFound, OutputExists
 from .files import atomic_output, write_text_atomic
 from .metric import AudioAnalysis, MetricSettings, analyze_audio
 from .spatial import resample
@@ -340,8 +340,6 @@ def write_report(result_dir: str | Path, out_dir: str | Path | None = None, *, o
     out = Path(out_dir) if out_dir is not None else Path(result_dir) / "report"
     index = out / "index.html"
     if index.exists() and not overwrite:
-        from .errors import OutputExists
-
         raise OutputExists(f"{index} already exists; pass --overwrite to replace it")
     rows, summary = [], []
     for i, clip in enumerate(clips):
