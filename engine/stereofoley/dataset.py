@@ -111,7 +111,7 @@ def class_source(sound: str, duration_s: float, rng: np.random.Generator) -> np.
     """A mono 48 kHz source for a class, scaled to SOURCE_RMS_DBFS. Deterministic for a given generator state."""
     n = int(round(duration_s * SAMPLE_RATE_HZ))
     if sound == "engine":
-        # The demo's engine, pitch-shifted per object (its firing rate times 0.6–1.8): two engines at one pitch
+        # engine_tone, pitch-shifted per object (its firing rate times 0.6–1.8): two engines at one pitch
         # would interfere coherently instead of adding in energy.
         factor = float(rng.uniform(0.6, 1.8))
         x = resample(engine_tone(duration_s * factor + 0.01, rng), int(round(SAMPLE_RATE_HZ * factor)))
