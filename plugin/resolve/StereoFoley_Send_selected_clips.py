@@ -46,7 +46,10 @@ def load_config(script_dir: Path) -> dict:
     config = dict(DEFAULTS)
     path = script_dir / CONFIG_NAME
     if path.is_file():
-        config.update(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            config.update(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, ValueError, TypeError) as exc:  # TypeError: JSON that is not an object
+            raise SendError(f"{path} is not a JSON object of settings ({exc}); fix or remove it") from None
     if os.environ.get("STEREOFOLEY_ENGINE"):
         config["engine"] = shlex.split(os.environ["STEREOFOLEY_ENGINE"])
     return config
@@ -287,9 +290,9 @@ def get_resolve():
 
 def main() -> int:
     script_dir = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    config = load_config(script_dir)
-    work_dir = Path(config.get("work_dir") or Path.home() / "StereoFoley") / time.strftime("send-%Y%m%d-%H%M%S")
     try:
+        config = load_config(script_dir)
+        work_dir = Path(config.get("work_dir") or Path.home() / "StereoFoley") / time.strftime("send-%Y%m%d-%H%M%S")
         send_selected(get_resolve(), config=config, work_dir=work_dir)
     except SendError as exc:
         print(f"StereoFoley: {exc}")
