@@ -144,11 +144,10 @@ def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
     from .trajectory import Trajectory
 
     base = manifest_path.parent
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _read_json(manifest_path)
     clips = []
     for item in manifest.get("items", []):
-        truth_path = base / item["truth"]
-        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        truth = _read_json(base / item["truth"])
         settings = SpatialSettings(**truth["settings"])
         curves, boxes = {}, []
         for k, obj in enumerate(truth["objects"]):
@@ -163,6 +162,19 @@ def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
                        curves=curves, boxes=tuple(boxes), settings=settings)
         )
     return clips
+
+
+def _read_json(path: Path) -> dict:
+    """A dataset's JSON object, with an error naming the file when it is missing or does not parse."""
+    if not path.is_file():
+        raise MediaNotFound(f"dataset file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidParameter(f"dataset file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameter(f"dataset file {path} holds {type(data).__name__}, not a JSON object")
+    return data
 
 
 # ------------------------------------------------------------------------------------------------- plot
