@@ -104,6 +104,11 @@ class ItemConfig:
             raise InvalidParameter(f"max_objects={self.max_objects} is outside [1, 8]")
         if not (0.1 <= self.min_distance_m < self.max_distance_m):
             raise InvalidParameter(f"distance range [{self.min_distance_m}, {self.max_distance_m}] m is empty or below 0.1 m")
+        # What the item arithmetic divides by; stereofoley.synthetic.Scene checks the rest of the frame size.
+        if not (self.width > 0 and self.height > 0):
+            raise InvalidParameter(f"frame size {self.width}x{self.height} must be positive")
+        if not self.fps > 0:
+            raise InvalidParameter(f"fps={self.fps} must be positive")
 
 
 # ------------------------------------------------------------------------------------------------ sources
@@ -288,6 +293,8 @@ def run_tasks(fn: Callable[..., dict], args: Sequence[tuple], *, scheduler: str 
 
     cluster = None
     if scheduler is None:
+        if workers < 1:  # a LocalCluster without workers waits forever
+            raise InvalidParameter(f"workers={workers} must be at least 1")
         # Worker processes talk over TCP on loopback only; threads (processes=False) use Dask's in-process transport.
         network = {"host": "127.0.0.1"} if processes else {}
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None, **network)
