@@ -9,6 +9,7 @@ with the vision stage's decoder and encoded with PyAV (H.264 + AAC 48 kHz stereo
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -49,11 +50,15 @@ class BoxTrack:
         i = int(np.searchsorted(self.times_s, t_s + 1e-6, side="right")) - 1
         if i < 0:
             return None
-        step = float(np.median(np.diff(self.times_s))) if self.times_s.size > 1 else 0.1
-        if t_s - self.times_s[i] > 1.5 * step:
+        if t_s - self.times_s[i] > 1.5 * self.step_s:
             return None
         box = self.xyxy_norm[i]
         return None if np.isnan(box).any() else box
+
+    @functools.cached_property
+    def step_s(self) -> float:
+        """The usual time between boxes (0.1 s for a single box); computed once, box_at runs every frame."""
+        return float(np.median(np.diff(self.times_s))) if self.times_s.size > 1 else 0.1
 
 
 @dataclass(frozen=True, eq=False)
