@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -104,6 +104,11 @@ class ItemConfig:
             raise InvalidParameter(f"max_objects={self.max_objects} is outside [1, 8]")
         if not (0.1 <= self.min_distance_m < self.max_distance_m):
             raise InvalidParameter(f"distance range [{self.min_distance_m}, {self.max_distance_m}] m is empty or below 0.1 m")
+        # What the item arithmetic divides by; stereofoley.synthetic.Scene checks the rest of the frame size.
+        if not (self.width > 0 and self.height > 0):
+            raise InvalidParameter(f"frame size {self.width}x{self.height} must be positive")
+        if not self.fps > 0:
+            raise InvalidParameter(f"fps={self.fps} must be positive")
 
 
 # ------------------------------------------------------------------------------------------------ sources
@@ -111,7 +116,7 @@ def class_source(sound: str, duration_s: float, rng: np.random.Generator) -> np.
     """A mono 48 kHz source for a class, scaled to SOURCE_RMS_DBFS. Deterministic for a given generator state."""
     n = int(round(duration_s * SAMPLE_RATE_HZ))
     if sound == "engine":
-        # The demo's engine, pitch-shifted per object (its firing rate times 0.6–1.8): two engines at one pitch
+        # engine_tone, pitch-shifted per object (its firing rate times 0.6–1.8): two engines at one pitch
         # would interfere coherently instead of adding in energy.
         factor = float(rng.uniform(0.6, 1.8))
         x = resample(engine_tone(duration_s * factor + 0.01, rng), int(round(SAMPLE_RATE_HZ * factor)))
@@ -288,6 +293,8 @@ def run_tasks(fn: Callable[..., dict], args: Sequence[tuple], *, scheduler: str 
 
     cluster = None
     if scheduler is None:
+        if workers < 1:  # a LocalCluster without workers waits forever
+            raise InvalidParameter(f"workers={workers} must be at least 1")
         # Worker processes talk over TCP on loopback only; threads (processes=False) use Dask's in-process transport.
         network = {"host": "127.0.0.1"} if processes else {}
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None, **network)

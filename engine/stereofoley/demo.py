@@ -17,7 +17,7 @@ The demo folder is the demo's own: its files are replaced on each run.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable

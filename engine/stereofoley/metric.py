@@ -25,7 +25,7 @@ import scipy.signal
 
 from .config import SpatialSettings
 from .errors import InvalidAudio, InvalidParameter
-from .spatial import distance_gain
+from .spatial import distance_gain, pan_gains
 from .trajectory import Trajectory
 
 ESTIMATORS = ("primary", "ild", "index")
@@ -165,7 +165,7 @@ def analyze_audio(audio: np.ndarray, rate_hz: float, settings: MetricSettings = 
         e_l, e_r = float(left @ left), float(right @ right)
         level[k] = 10.0 * math.log10((e_l + e_r) / (b - a)) if e_l + e_r > _TINY else -math.inf
         ild[k] = 10.0 * math.log10((e_r + _TINY) / (e_l + _TINY))
-        corr[k] = float(left @ right) / math.sqrt(e_l * e_r) if e_l > _TINY and e_r > _TINY else 0.0
+        corr[k] = _correlation(float(left @ right), e_l, e_r)
         gamma[k], pan_index[k], pan_primary[k] = window_panning_index(left, right, settings.fft_size)
         if itd is not None:
             itd[k] = gcc_phat_lag_s(left, right, rate_hz, settings.max_itd_ms / 1000.0) * 1000.0
@@ -182,7 +182,7 @@ def analyze_audio(audio: np.ndarray, rate_hz: float, settings: MetricSettings = 
         pan_primary=pan_primary,
         correlation=corr,
         itd_ms=itd,
-        inter_channel_correlation=inter_channel_correlation(x),
+        inter_channel_correlation=_correlation(float(x[0] @ x[1]), float(x[0] @ x[0]), float(x[1] @ x[1])),
         side_to_mid_db=side_to_mid,
         is_near_mono=bool(side_to_mid <= settings.near_mono_side_db),
     )
@@ -191,8 +191,12 @@ def analyze_audio(audio: np.ndarray, rate_hz: float, settings: MetricSettings = 
 def inter_channel_correlation(stereo: np.ndarray) -> float:
     """Σ L·R / √(Σ L² · Σ R²) over the whole signal; 0 when a channel is silent."""
     x = check_stereo(stereo)
-    e_l, e_r = float(x[0] @ x[0]), float(x[1] @ x[1])
-    return float(x[0] @ x[1]) / math.sqrt(e_l * e_r) if e_l > _TINY and e_r > _TINY else 0.0
+    return _correlation(float(x[0] @ x[1]), float(x[0] @ x[0]), float(x[1] @ x[1]))
+
+
+def _correlation(cross: float, e_l: float, e_r: float) -> float:
+    """Σ L·R / √(Σ L² · Σ R²) from the sums; 0 when a channel is silent."""
+    return cross / math.sqrt(e_l * e_r) if e_l > _TINY and e_r > _TINY else 0.0
 
 
 def window_panning_index(left: np.ndarray, right: np.ndarray, fft_size: int) -> tuple[float, float, float]:
@@ -316,9 +320,9 @@ def expected_position(
         w = obj.weight * energy * inside
         if obj.source is not None:
             w = w * _window_energy(np.asarray(obj.source, dtype=np.float64), obj.source_rate_hz, t, window_s)[:, None]
-        theta = (np.clip(pan, -1.0, 1.0) + 1.0) * (math.pi / 4.0)
-        energy_l += (w * np.cos(theta) ** 2).sum(axis=1)
-        energy_r += (w * np.sin(theta) ** 2).sum(axis=1)
+        gain_l, gain_r = pan_gains(pan, "constant_power")
+        energy_l += (w * gain_l**2).sum(axis=1)
+        energy_r += (w * gain_r**2).sum(axis=1)
     den = energy_l + energy_r
     present = den > _TINY
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -9,13 +9,14 @@ with the vision stage's decoder and encoded with PyAV (H.264 + AAC 48 kHz stereo
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from . import SAMPLE_RATE_HZ
 from .audio import read_audio
 from .automation import Curve
 from .config import SpatialSettings
-from .errors import InvalidParameter, MediaNotFound
+from .errors import InvalidParameter, MediaNotFound, OutputExists
 from .files import atomic_output, write_text_atomic
 from .metric import AudioAnalysis, MetricSettings, analyze_audio
 from .spatial import resample
@@ -49,11 +50,15 @@ class BoxTrack:
         i = int(np.searchsorted(self.times_s, t_s + 1e-6, side="right")) - 1
         if i < 0:
             return None
-        step = float(np.median(np.diff(self.times_s))) if self.times_s.size > 1 else 0.1
-        if t_s - self.times_s[i] > 1.5 * step:
+        if t_s - self.times_s[i] > 1.5 * self.step_s:
             return None
         box = self.xyxy_norm[i]
         return None if np.isnan(box).any() else box
+
+    @functools.cached_property
+    def step_s(self) -> float:
+        """The usual time between boxes (0.1 s for a single box); computed once, box_at runs every frame."""
+        return float(np.median(np.diff(self.times_s))) if self.times_s.size > 1 else 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,11 +149,10 @@ def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
     from .trajectory import Trajectory
 
     base = manifest_path.parent
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _read_json(manifest_path)
     clips = []
     for item in manifest.get("items", []):
-        truth_path = base / item["truth"]
-        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        truth = _read_json(base / item["truth"])
         settings = SpatialSettings(**truth["settings"])
         curves, boxes = {}, []
         for k, obj in enumerate(truth["objects"]):
@@ -163,6 +167,19 @@ def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
                        curves=curves, boxes=tuple(boxes), settings=settings)
         )
     return clips
+
+
+def _read_json(path: Path) -> dict:
+    """A dataset's JSON object, with an error naming the file when it is missing or does not parse."""
+    if not path.is_file():
+        raise MediaNotFound(f"dataset file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidParameter(f"dataset file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameter(f"dataset file {path} holds {type(data).__name__}, not a JSON object")
+    return data
 
 
 # ------------------------------------------------------------------------------------------------- plot
@@ -243,6 +260,12 @@ def _frames(clip: ReportClip, duration_s: float) -> tuple[Fraction, tuple[int, i
     return fps, size, decoded
 
 
+def _bgr(k: int) -> tuple[int, int, int]:
+    """The k-th plot colour (hex "#rrggbb") as OpenCV's (blue, green, red)."""
+    colour = COLOURS[k % len(COLOURS)]
+    return int(colour[5:7], 16), int(colour[3:5], 16), int(colour[1:3], 16)
+
+
 def _draw_overlay(image: np.ndarray, clip: ReportClip, t_s: float, analysis: AudioAnalysis, window: int) -> np.ndarray:
     import cv2
 
@@ -252,7 +275,7 @@ def _draw_overlay(image: np.ndarray, clip: ReportClip, t_s: float, analysis: Aud
         box = track.box_at(t_s)
         if box is None:
             continue
-        rgb = tuple(int(COLOURS[k % len(COLOURS)][i : i + 2], 16) for i in (5, 3, 1))  # hex -> BGR
+        rgb = _bgr(k)
         x0, y0, x1, y1 = (np.clip(box, -0.1, 1.1) * [w, h, w, h]).round().astype(int)
         cv2.rectangle(img, (x0, y0), (x1, y1), rgb, 2)
         cv2.putText(img, track.label, (max(2, x0 + 2), max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, rgb, 1, cv2.LINE_AA)
@@ -269,7 +292,7 @@ def _draw_overlay(image: np.ndarray, clip: ReportClip, t_s: float, analysis: Aud
     cv2.rectangle(img, (w // 2, bar_y - 3), (w // 2 + int(half * loud * (1 - left_share)), bar_y), (60, 60, 220), -1)
     for k, curves in enumerate(clip.curves.values()):  # each object's pan automation: a coloured tick above
         if "pan" in curves:
-            colour = tuple(int(COLOURS[k % len(COLOURS)][i : i + 2], 16) for i in (5, 3, 1))
+            colour = _bgr(k)
             xk = int(round((float(curves["pan"].value_at(t_s)) + 1.0) / 2.0 * (w - 1)))
             cv2.rectangle(img, (xk - 2, bar_y - 6), (xk + 2, bar_y - 4), colour, -1)
     x = int(round((float(analysis.pan_primary[window]) + 1.0) / 2.0 * (w - 1)))
@@ -334,8 +357,6 @@ def write_report(result_dir: str | Path, out_dir: str | Path | None = None, *, o
     out = Path(out_dir) if out_dir is not None else Path(result_dir) / "report"
     index = out / "index.html"
     if index.exists() and not overwrite:
-        from .errors import OutputExists
-
         raise OutputExists(f"{index} already exists; pass --overwrite to replace it")
     rows, summary = [], []
     for i, clip in enumerate(clips):

@@ -280,11 +280,11 @@ function M.submit(job, work_dir, sep)
   return job_path, status_path
 end
 
-function M.read_status(path)
-  local text = M.read_file(path)
-  if not text or text == "" then return nil end
+-- The status file's text as a table, or nil when it does not parse (the engine writes it atomically, so
+-- that is a file not written yet; the next change is read again).
+function M.decode_status(text)
   local ok, status = pcall(M.json_decode, text)
-  return ok and status or nil -- the engine writes atomically; a failed parse is retried on the next tick
+  return ok and status or nil
 end
 
 -- Poll `status_path` in a defer loop; call on_progress(status) on change and on_done(status) when finished.
@@ -297,7 +297,7 @@ function M.poll(status_path, on_progress, on_done)
       local text = M.read_file(status_path)
       if text and text ~= last_text then
         last_text, last_change = text, now
-        local status = M.read_status(status_path)
+        local status = M.decode_status(text)
         if status then
           on_progress(status)
           local s = status.state

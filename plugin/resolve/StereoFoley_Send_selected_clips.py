@@ -46,7 +46,10 @@ def load_config(script_dir: Path) -> dict:
     config = dict(DEFAULTS)
     path = script_dir / CONFIG_NAME
     if path.is_file():
-        config.update(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            config.update(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, ValueError, TypeError) as exc:  # TypeError: JSON that is not an object
+            raise SendError(f"{path} is not a JSON object of settings ({exc}); fix or remove it") from None
     if os.environ.get("STEREOFOLEY_ENGINE"):
         config["engine"] = shlex.split(os.environ["STEREOFOLEY_ENGINE"])
     return config
@@ -145,16 +148,20 @@ def start_engine(argv: list[str]) -> subprocess.Popen:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def read_status(status_path: Path) -> dict | None:
+    """The status file's content, or None while it is not written yet (the engine writes it atomically)."""
+    try:
+        return json.loads(status_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def wait_for_status(status_path: Path, process, *, poll_interval_s: float, timeout_s: float, log, sleep=time.sleep) -> dict:
     """Poll the status file until a terminal state; fail clearly if the engine exits without one."""
     deadline = time.monotonic() + timeout_s
     last = None
     while True:
-        status = None
-        try:
-            status = json.loads(status_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            pass  # not written yet (the engine writes atomically, so never half-written)
+        status = read_status(status_path)
         if status:
             shown = (status.get("state"), round(float(status.get("progress") or 0.0), 2))
             if shown != last:
@@ -163,14 +170,11 @@ def wait_for_status(status_path: Path, process, *, poll_interval_s: float, timeo
             if status.get("state") in TERMINAL_STATES:
                 return status
         code = process.poll()
-        if code is not None and not (status and status.get("state") in TERMINAL_STATES):
+        if code is not None:  # (a terminal status has returned above)
             # One more read: the last status may have landed just before the exit.
-            try:
-                status = json.loads(status_path.read_text(encoding="utf-8"))
-                if status.get("state") in TERMINAL_STATES:
-                    return status
-            except (OSError, ValueError):
-                pass
+            status = read_status(status_path)
+            if status and status.get("state") in TERMINAL_STATES:
+                return status
             err = process.stderr.read().decode(errors="replace").strip() if getattr(process, "stderr", None) else ""
             raise SendError(f"the engine exited with code {code} before finishing: {err or 'no message'}")
         if time.monotonic() > deadline:
@@ -286,9 +290,9 @@ def get_resolve():
 
 def main() -> int:
     script_dir = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    config = load_config(script_dir)
-    work_dir = Path(config.get("work_dir") or Path.home() / "StereoFoley") / time.strftime("send-%Y%m%d-%H%M%S")
     try:
+        config = load_config(script_dir)
+        work_dir = Path(config.get("work_dir") or Path.home() / "StereoFoley") / time.strftime("send-%Y%m%d-%H%M%S")
         send_selected(get_resolve(), config=config, work_dir=work_dir)
     except SendError as exc:
         print(f"StereoFoley: {exc}")

@@ -85,6 +85,17 @@ def test_refuses_to_overwrite_and_bad_n(serial):
         build_dataset(0, root / "x", scheduler="serial")
 
 
+@pytest.mark.parametrize("kw, message", [({"width": 0, "height": 0}, "frame size 0x0"), ({"fps": 0}, "fps=0")])
+def test_bad_item_config_is_named(kw, message):
+    with pytest.raises(InvalidParameter, match=message):
+        ItemConfig(**kw)
+
+
+def test_a_local_cluster_needs_a_worker(tmp_path):
+    with pytest.raises(InvalidParameter, match="workers=0"):
+        build_dataset(1, tmp_path, config=CONFIG, workers=0)
+
+
 def test_occluded_fraction_by_hand():
     back = np.array([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.5, 0.5], [np.nan] * 4])
     front = np.array([[0.25, 0.0, 0.75, 0.5], [0.6, 0.6, 0.9, 0.9], [0.0, 0.0, 1.0, 1.0]])

@@ -127,3 +127,13 @@ def test_synth_dataset_command(tmp_path, capsys):
     assert (out / manifest["items"][0]["mix"]).is_file()
     assert main(args) == 1  # refuses to overwrite
     assert main(["synth-dataset", "--out", str(tmp_path / "x"), "--video", "a.mp4"]) == 1  # unpaired --video
+
+
+def test_a_broken_dataset_is_a_named_error(tmp_path, capsys):
+    """A manifest or truth file that is missing or does not parse: exit 1 with one line naming the file."""
+    (tmp_path / "manifest.json").write_text("{bad")
+    assert main(["report", str(tmp_path)]) == 1
+    assert f"{tmp_path / 'manifest.json'} is not valid JSON" in capsys.readouterr().err
+    (tmp_path / "manifest.json").write_text(json.dumps({"items": [{"id": "1", "truth": "t.json", "mix": "m.wav", "video": "v.mp4"}]}))
+    assert main(["report", str(tmp_path)]) == 1
+    assert f"dataset file not found: {tmp_path / 't.json'}" in capsys.readouterr().err

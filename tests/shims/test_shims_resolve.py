@@ -240,3 +240,11 @@ def test_timeline_rate_reads_ntsc_labels_as_exact_rates(send, setting, expected)
 def test_unreadable_timeline_rate_is_a_clear_error(send):
     with pytest.raises(send.SendError, match="frame rate ''"):
         send.timeline_rate(types.SimpleNamespace(GetSetting=lambda key: ""))
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_broken_config_file_is_named(send, tmp_path, text):
+    """A hand-edited stereofoley_config.json that does not parse as settings is one clear line naming the file."""
+    (tmp_path / send.CONFIG_NAME).write_text(text, encoding="utf-8")
+    with pytest.raises(send.SendError, match=r"stereofoley_config\.json is not a JSON object of settings"):
+        send.load_config(tmp_path)
