@@ -40,8 +40,6 @@ from .files import write_text_atomic
 JOB_VERSION = 1
 KINDS = ("clips", "timeline", "spatialize")
 FINAL_STATES = ("done", "partial", "failed", "cancelled")
-PAN_TOLERANCE = 0.002  # curve simplification: well under 1 % of the pan range
-GAIN_TOLERANCE_DB = 0.05
 Listener = Callable[[str, dict], None]
 
 
@@ -326,15 +324,15 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
 
 
 def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSettings, source_wav: str | None) -> dict:
-    from .automation import curves_for
+    from .automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
 
     curves = curves_for(trajectory, settings)
     obj = {
         "name": name,
         "class": class_name,
         "curves": {
-            "pan": curves["pan"].simplified(PAN_TOLERANCE).to_json(),
-            "gain_db": curves["gain_db"].simplified(GAIN_TOLERANCE_DB).to_json(),
+            "pan": curves["pan"].simplified(PAN_MAX_ERROR).to_json(),
+            "gain_db": curves["gain_db"].simplified(GAIN_DB_MAX_ERROR).to_json(),
         },
     }
     if source_wav:

@@ -20,7 +20,7 @@ import opentimelineio as otio
 
 from .. import SAMPLE_RATE_HZ, __version__
 from ..audio import write_wav
-from ..automation import Curve, curves_for
+from ..automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
 from ..config import SpatialSettings
 from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
@@ -31,8 +31,6 @@ from .plan import PictureClip, Selection, global_start_s, picture_clips, read_ti
 from .timemap import rate_fraction, rational, sample_index, sample_span
 
 # Automation sent to hosts is simplified (Ramer-Douglas-Peucker) within these errors.
-PAN_CURVE_MAX_ERROR = 0.01  # pan units (-1..1): about 0.3 degrees of azimuth at 60 degrees field of view
-GAIN_CURVE_MAX_ERROR_DB = 0.25
 
 
 @dataclass(frozen=True)
@@ -228,7 +226,7 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
     for k, obj in enumerate(audio.objects):
         curves = curves_for(obj.trajectory, options.settings)
         entry: dict[str, Any] = {"name": obj.name, "class": obj.class_name, "curves": {}}
-        for key, error in (("pan", PAN_CURVE_MAX_ERROR), ("gain_db", GAIN_CURVE_MAX_ERROR_DB)):
+        for key, error in (("pan", PAN_MAX_ERROR), ("gain_db", GAIN_DB_MAX_ERROR)):
             entry["curves"][key] = record_curve(curves[key], head_s, n / SAMPLE_RATE_HZ).simplified(error).to_json()
         if options.stems:
             stem_path = wav.with_name(f"{wav.stem}.obj{k + 1}.wav")
@@ -269,7 +267,7 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
         "objects": objects,
         "picture": {"name": c.name, "media": str(media_path), "media_start_s": summary["media_start_s"],
                     "media_end_s": summary["media_end_s"], "speed": float(c.speed)},
-        "curve_max_error": {"pan": PAN_CURVE_MAX_ERROR, "gain_db": GAIN_CURVE_MAX_ERROR_DB},
+        "curve_max_error": {"pan": PAN_MAX_ERROR, "gain_db": GAIN_DB_MAX_ERROR},
         "settings": options.settings.to_dict(),
         "engine_version": __version__,
     }
