@@ -7,12 +7,13 @@ the caller says so explicitly.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from .errors import OutputExists
+from .errors import OutputExists, StereoFoleyError
 
 
 @contextlib.contextmanager
@@ -41,3 +42,16 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = F
     with atomic_output(path, overwrite=overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def read_json(path: str | os.PathLike, *, what: str, error: type[StereoFoleyError],
+              missing: type[StereoFoleyError] | None = None) -> Any:
+    """A JSON file's content. A missing file raises `missing` (default `error`) "{what} not found: PATH"; one that
+    is not UTF-8 JSON raises `error` "{what} PATH is not valid JSON: ..."."""
+    path = Path(path)
+    if not path.is_file():
+        raise (missing or error)(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{what} {path} is not valid JSON: {exc}") from None

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Mapping
 from . import SAMPLE_RATE_HZ
 from .config import SpatialSettings, preset
 from .errors import InvalidJob, JobCancelled, OutputExists, StereoFoleyError
-from .files import write_text_atomic
+from .files import read_json, write_text_atomic
 
 JOB_VERSION = 1
 KINDS = ("clips", "timeline", "spatialize")
@@ -194,15 +194,9 @@ def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> JobOptions:
 
 def read_job(path: str | os.PathLike, *, roots: Iterable[Path] | None = None) -> Job:
     path = Path(path)
-    if not path.is_file():
-        raise InvalidJob(f"job file not found: {path}")
-    if path.stat().st_size > 16 * 1024 * 1024:
+    if path.is_file() and path.stat().st_size > 16 * 1024 * 1024:
         raise InvalidJob(f"job file {path} is larger than 16 MiB")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidJob(f"job file {path} is not valid JSON: {exc}") from None
-    return parse_job(data, roots=roots)
+    return parse_job(read_json(path, what="job file", error=InvalidJob), roots=roots)
 
 
 def safe_name(item_id: str) -> str:

@@ -25,7 +25,7 @@ from .audio import read_audio
 from .automation import Curve
 from .config import SpatialSettings
 from .errors import InvalidParameter, MediaNotFound, OutputExists
-from .files import atomic_output, write_text_atomic
+from .files import atomic_output, read_json, write_text_atomic
 from .metric import AudioAnalysis, MetricSettings, analyze_audio
 from .spatial import resample
 from .trajectory import pan_from_x
@@ -171,12 +171,7 @@ def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
 
 def _read_json(path: Path) -> dict:
     """A dataset's JSON object, with an error naming the file when it is missing or does not parse."""
-    if not path.is_file():
-        raise MediaNotFound(f"dataset file not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidParameter(f"dataset file {path} is not valid JSON: {exc}") from None
+    data = read_json(path, what="dataset file", error=InvalidParameter, missing=MediaNotFound)
     if not isinstance(data, dict):
         raise InvalidParameter(f"dataset file {path} holds {type(data).__name__}, not a JSON object")
     return data

@@ -7,7 +7,6 @@ linearly; before the first and after the last point they are held.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from .config import SpatialSettings
 from .errors import InvalidTrajectory
+from .files import read_json
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,13 +95,7 @@ class Trajectory:
 
 
 def read_trajectory(path: str | Path, settings: SpatialSettings | None = None) -> Trajectory:
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidTrajectory(f"trajectory file not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidTrajectory(f"trajectory file {path} is not valid JSON: {exc}") from None
+    data = read_json(path, what="trajectory file", error=InvalidTrajectory)
     if isinstance(data, Mapping) and "points" in data:  # also accept {"points": [...]}
         data = data["points"]
     return Trajectory.from_points(data, settings)
