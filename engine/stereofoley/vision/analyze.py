@@ -175,9 +175,3 @@ def media_digest(path: Path, cache_dir: Path) -> str:
     return known[stamp]
 
 
-def default_cache_dir() -> Path:
-    """$STEREOFOLEY_CACHE, else $XDG_CACHE_HOME/stereofoley/vision, else ~/.cache/stereofoley/vision."""
-    if os.environ.get("STEREOFOLEY_CACHE"):
-        return Path(os.environ["STEREOFOLEY_CACHE"]) / "vision"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "stereofoley" / "vision"
