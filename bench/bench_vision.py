@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "vision"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from stereofoley import synthetic  # noqa: E402
+from stereofoley.evaluation import synthetic  # noqa: E402
 from stereofoley.vision import YoloDetector, analyze_video, decode  # noqa: E402
 from stereofoley.vision import analyze as vision_analyze  # noqa: E402
 from stereofoley.vision.detect import find_weights  # noqa: E402

@@ -55,7 +55,7 @@ def _dataset(folder: Path, n_train: int, n_val: int, seed: int) -> Path:
     """YOLO-format images + labels from random synthetic scenes (1-3 sprites, random backgrounds and noise)."""
     import cv2
 
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     rng = np.random.default_rng(seed)
     shapes = {0: ("car", 2.2), 1: ("person", 0.45), 2: ("box", 1.0)}

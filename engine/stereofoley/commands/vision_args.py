@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from ..config import user_cache_dir
 from ..vision import DETECTORS
-from ..vision.track import TRACKERS
+from ..vision.tracker import TRACKERS
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:

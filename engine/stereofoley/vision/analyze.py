@@ -19,9 +19,9 @@ from ..errors import InvalidParameter
 from ..files import write_text_atomic
 from .decode import iter_frames, prefetched, probe, resolve_range
 from .detect import Detector, make_detector
-from .track import CutDetector, make_tracker, update_tracker
+from .tracker import CutDetector, make_tracker, update_tracker
 from .tracks import DEFAULT_HFOV_DEG, Analysis, read_tracks, write_tracks
-from .trajectory import build_track
+from .placement import build_track
 
 log = logging.getLogger("stereofoley.vision")
 
