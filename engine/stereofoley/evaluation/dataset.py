@@ -34,7 +34,7 @@ from ..config import PRESETS, SpatialSettings
 from ..errors import InvalidParameter, MediaNotFound, OutputExists
 from ..files import write_text_atomic
 from ..spatial.mix import SoundObject, render_mix
-from ..spatial.dsp import resample
+from ..audio import resample
 from ..spatial.trajectory import Trajectory, pan_from_x
 
 DATASET_VERSION = 1

@@ -27,7 +27,7 @@ from ..config import SpatialSettings
 from ..errors import InvalidParameter, MediaNotFound, OutputExists
 from ..files import atomic_output, read_json, write_text_atomic
 from .metric import AudioAnalysis, MetricSettings, analyze_audio
-from ..spatial.dsp import resample
+from ..audio import resample
 from ..spatial.trajectory import pan_from_x
 
 PREVIEW_FPS = Fraction(25)  # when there is no picture: a meter-only preview
