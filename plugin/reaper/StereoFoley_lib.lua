@@ -1,4 +1,5 @@
--- @noindex
+-- @noindex (a file of the package StereoFoley_Send_selected_items.lua; installed with it)
+-- @version 0.2.0
 -- StereoFoley shared library for the REAPER ReaScripts (loaded with dofile by each script).
 --
 -- The scripts talk to the engine through files (REAPER scripts have no sockets): they write a job file,
