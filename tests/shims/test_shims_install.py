@@ -169,15 +169,23 @@ def test_errors_are_clear(tmp_path, capsys, monkeypatch):
         cli.main(["install", "cubase"])
 
 
-def test_reapack_index_is_current_and_lists_every_shipped_reaper_file():
+def _reapack_module():
     import importlib.util
-    import xml.etree.ElementTree as ET
 
     spec = importlib.util.spec_from_file_location("reapack_index", plugin_dir().parent / "installers" / "reapack_index.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_reapack_index_is_current_pinned_to_commits_and_lists_every_shipped_reaper_file():
+    import hashlib
+    import re
+    import xml.etree.ElementTree as ET
+
+    module = _reapack_module()
     committed = (plugin_dir() / "reaper" / "index.xml").read_text()
-    assert committed == module.build_index(), "plugin/reaper/index.xml is stale: run installers/reapack_index.py"
+    assert committed == module.build_index(), "plugin/reaper/index.xml is stale: commit the scripts, run installers/reapack_index.py"
     root = ET.fromstring(committed)
     sources = root.findall(".//source")
     listed = [s.get("file") for s in sources]
@@ -185,8 +193,35 @@ def test_reapack_index_is_current_and_lists_every_shipped_reaper_file():
     assert sorted(listed) == shipped  # each once; ReaPack cannot install into OSC/, `stereofoley install` does
     assert {s.get("file") for s in sources if s.get("main") == "main"} == {
         "StereoFoley_Send_selected_items.lua", "StereoFoley_Live_preview_toggle.lua", "StereoFoley_Import_result.lua"}
+    (version,) = {v.get("name") for v in root.iter("version")}
+    repo = plugin_dir().parent
     for s in sources:
-        assert s.text.endswith("/" + s.get("file")) and s.text.startswith("https://")
+        # Pinned: a 40-hex commit in the URL (never a branch), whose copy of the file has the indexed hash.
+        m = re.fullmatch(r"https://raw\.githubusercontent\.com/[^/]+/[^/]+/([0-9a-f]{40})/(plugin/reaper/[^/]+)", s.text)
+        assert m and m[2] == f"plugin/reaper/{s.get('file')}", s.text
+        blob = subprocess.run(["git", "-C", str(repo), "show", f"{m[1]}:{m[2]}"], capture_output=True, check=True).stdout
+        assert s.get("hash") == "1220" + hashlib.sha256(blob).hexdigest()
+        # Per-file headers: every file says the package version.
+        assert module.read_header(plugin_dir() / "reaper" / s.get("file")).get("version") == version
+
+
+def test_reapack_index_refuses_unpinnable_or_unversioned_changes(tmp_path, monkeypatch):
+    module = _reapack_module()
+    lib = module.REAPER_DIR / "StereoFoley_lib.lua"
+    original = lib.read_bytes()
+    try:
+        lib.write_bytes(original + b"-- an uncommitted edit\n")
+        with pytest.raises(SystemExit, match="changed since version .* bump @version"):
+            module.build_index()
+        monkeypatch.setattr(module, "committed_hashes", lambda: {})  # as if the version had been bumped
+        with pytest.raises(SystemExit, match="plugin/reaper/StereoFoley_lib.lua has changes that are not committed"):
+            module.build_index()
+    finally:
+        lib.write_bytes(original)
+    header = module.read_header(module.REAPER_DIR / "StereoFoley_Send_selected_items.lua")
+    assert module.provided(header.get("provides")) == [
+        ("StereoFoley_Live_preview_toggle.lua", True), ("StereoFoley_Import_result.lua", True), ("StereoFoley_lib.lua", False)]
+
 
 
 def test_ardour_without_scripts_is_a_clear_error(tmp_path, monkeypatch, capsys):
