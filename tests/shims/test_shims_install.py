@@ -174,6 +174,7 @@ def _reapack_module():
 
     spec = importlib.util.spec_from_file_location("reapack_index", plugin_dir().parent / "installers" / "reapack_index.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["reapack_index"] = module  # (dataclasses look their module up there)
     spec.loader.exec_module(module)
     return module
 
