@@ -1,4 +1,7 @@
-"""The Resolve Scripts-menu script against a fake DaVinciResolveScript (the documented API subset)."""
+"""The Resolve Scripts-menu scripts, Python and Lua, against a fake DaVinciResolveScript (the documented API subset).
+
+Every test that takes `send` runs twice: on the Python script, and on the Lua script under LuaJIT (lupa) through
+resolve_lua.LuaScript, which gives it the Python script's interface and the same fake objects."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import pytest
 
 from . import fake_resolve as fr
 from .conftest import write_status
+from .resolve_lua import LuaScript
 
 SCRIPT = Path(__file__).resolve().parents[2] / "plugin" / "resolve" / "StereoFoley_Send_selected_clips.py"
 RATE = 24
@@ -28,9 +32,22 @@ def load_script():
     return module
 
 
-@pytest.fixture(scope="module")
-def send():
-    return load_script()
+class PythonScript:
+    """The Python script's module, plus how a Scripts-menu run gets its `resolve` (a predefined global)."""
+
+    def __init__(self):
+        self.module = load_script()
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+    def set_resolve(self, resolve) -> None:
+        self.module.resolve = resolve
+
+
+@pytest.fixture(params=["python", "lua"])
+def send(request):
+    return PythonScript() if request.param == "python" else LuaScript()
 
 
 def make_timeline(tmp_path: Path, **kw) -> tuple[fr.Timeline, list[fr.TimelineItem]]:
@@ -53,6 +70,7 @@ class FinishedEngine:
     def __call__(self, argv):
         self.argv = argv
         job = json.loads(Path(argv[argv.index("send") + 1]).read_text())
+        self.status_path = Path(argv[argv.index("--status-file") + 1])
         sel = job["select"]
         a, b = sel["range_s"]
         chosen = [
@@ -68,7 +86,7 @@ class FinishedEngine:
             clips.append({"id": f"1.{i}", "name": item.name, "wav": str(wav), "record_start_s": (item.start - START) / RATE,
                           "record_start_frame": float(item.start), "record_duration_frames": item.duration, "rate": RATE})
         report = {"ok": True, "status": "ok", "timeline_out": str(out_dir / "Edit 1.stereofoley.otio"), "clips": clips, "skipped": []}
-        write_status(Path(argv[-1]), self.state, progress=1.0, report=report, **self.status)
+        write_status(self.status_path, self.state, progress=1.0, report=report, **self.status)
         return self
 
     def poll(self):
@@ -101,7 +119,8 @@ def test_export_job_and_exact_append_clip_infos(send, tmp_path, engine_render):
         "select": {"clips": ["car", "title"], "tracks": ["V1", "V2"], "range_s": [48 / 24, 224 / 24]},
         "options": {"sources": "synth", "detector": "auto", "preset": "natural", "stems": False},
     }
-    assert engine.argv == ["stereofoley", "send", str(work / "job.json"), "--status-file", str(work / "status.json")]
+    assert engine.argv == ["stereofoley", "send", str(work / "job.json"), "--status-file", str(work / "status.json"),
+                           "--cancel-file", str(work / "cancel")]
     assert ("AddTrack", "audio", "stereo") in timeline.calls
     pool = resolve.project.media_pool
     assert [i.path for i in pool.imported] == [str(work / "render" / "c0.wav"), str(work / "render" / "c1.wav")]
