@@ -267,3 +267,139 @@ def test_a_broken_config_file_is_named(send, tmp_path, text):
     (tmp_path / send.CONFIG_NAME).write_text(text, encoding="utf-8")
     with pytest.raises(send.SendError, match=r"stereofoley_config\.json is not a JSON object of settings"):
         send.load_config(tmp_path)
+
+
+def test_clips_are_told_apart_by_unique_id(send, tmp_path, engine_render):
+    """Twins (same name, start and duration) on V1 and V2, and an audio clip like them: only the selected V1 clip
+    counts. The fake hands out a fresh handle per call, as Resolve does, so only GetUniqueId() can match them."""
+    car = fr.TimelineItem("car", START + 48, 36, str(tmp_path / "car.mp4"))
+    twin = fr.TimelineItem("car", START + 48, 36, str(tmp_path / "car.mp4"))
+    dialog = fr.TimelineItem("car", START + 48, 36, str(tmp_path / "car.wav"))  # on an audio track
+    timeline = fr.Timeline("Edit 1", RATE, START, [[car], [twin]], selected=[car, dialog])
+    how, chosen = send.find_selection(timeline, clip_color="Orange", marker_name="foley")
+    assert how == "selected" and [c.GetUniqueId() for c in chosen] == [car.uid]
+    resolve = fr.Resolve(fr.Project(timeline))
+    run(send, resolve, tmp_path, FinishedEngine(timeline, engine_render.wav))
+    job = json.loads((tmp_path / "work" / "job.json").read_text())
+    assert job["select"]["tracks"] == ["V1"] and job["select"]["clips"] == ["car"]
+
+
+class RunningEngine:
+    """An engine that keeps running until its cancel file appears, then writes "cancelled" (as `send
+    --cancel-file` does); `on_poll` runs at each poll (a test's user acting meanwhile)."""
+
+    def __init__(self, on_poll=None, confirms=True):
+        self.argv, self.polls, self.on_poll, self.confirms = None, 0, on_poll, confirms
+
+    def __call__(self, argv):
+        self.argv = argv
+        self.status_path = Path(argv[argv.index("--status-file") + 1])
+        self.cancel_path = Path(argv[argv.index("--cancel-file") + 1])
+        write_status(self.status_path, "running", progress=0.25, message="tracking")
+        return self
+
+    def poll(self):
+        self.polls += 1
+        if self.on_poll:
+            self.on_poll(self)
+        if self.confirms and self.cancel_path.exists():
+            write_status(self.status_path, "cancelled", progress=0.25, message="cancelled")
+        return None
+
+
+def test_the_user_cancels_and_nothing_is_placed(send, tmp_path):
+    timeline, _ = make_timeline(tmp_path)
+    resolve = fr.Resolve(fr.Project(timeline))
+    engine = RunningEngine(on_poll=lambda e: e.polls == 3 and e.cancel_path.write_text(""))  # the user, on the 3rd poll
+    with pytest.raises(send.SendError, match="cancelled; nothing placed"):
+        run(send, resolve, tmp_path, engine)
+    assert engine.cancel_path == tmp_path / "work" / "cancel" and 3 <= engine.polls <= 4
+    assert not resolve.project.media_pool.appended and ("AddTrack", "audio", "stereo") not in timeline.calls
+
+
+def test_a_cancel_the_engine_never_confirms_ends_after_the_grace_period(send, tmp_path):
+    timeline, _ = make_timeline(tmp_path)
+    resolve = fr.Resolve(fr.Project(timeline))
+    now = [1000.0]
+    engine = RunningEngine(on_poll=lambda e: e.polls == 2 and e.cancel_path.write_text(""), confirms=False)
+
+    def sleep(s):
+        now[0] += 1.0
+
+    cfg = dict(send.DEFAULTS, poll_interval_s=1.0)
+    with pytest.raises(send.SendError, match=r"cancelled; the engine did not confirm within 20 s"):
+        send.send_selected(resolve, config=cfg, work_dir=tmp_path / "work", log=lambda m: None, start=engine, sleep=sleep, clock=lambda: now[0])
+    assert 20 <= now[0] - 1002.0 <= 22  # asked at t = 1002, gave up once 20 s had passed
+    assert not resolve.project.media_pool.appended
+
+
+def test_running_the_script_again_cancels_the_waiting_send(send, tmp_path, engine_render):
+    """The whole Scripts-menu flow, twice: the first run holds WORK/send.lock (with a heartbeat) while it waits; a
+    second run finds it, writes that send's cancel file and returns; the first then stops and places nothing."""
+    timeline, _ = make_timeline(tmp_path)
+    resolve = fr.Resolve(fr.Project(timeline))
+    send.set_resolve(resolve)
+    script_dir = tmp_path / "scripts"
+    script_dir.mkdir()
+    (script_dir / send.CONFIG_NAME).write_text(json.dumps({"work_dir": str(tmp_path / "sends"), "poll_interval_s": 0}))
+    first_log, second_log, second_code = [], [], []
+    lock = tmp_path / "sends" / "send.lock"
+
+    def user_runs_it_again(engine):
+        if engine.polls == 2:
+            assert json.loads(lock.read_text())["work_dir"] == str(engine.cancel_path.parent)
+            second_code.append(send.main(script_dir=script_dir, log=second_log.append, start=RunningEngine()))
+
+    first = RunningEngine(on_poll=user_runs_it_again)
+    code = send.main(script_dir=script_dir, log=first_log.append, start=first)
+    assert second_code == [0] and second_log == [f"StereoFoley: asked the send in {first.cancel_path.parent} to cancel"]
+    assert code == 1 and first_log[-1] == "StereoFoley: cancelled; nothing placed"
+    assert not resolve.project.media_pool.appended and not lock.exists()  # the lock went with the send
+
+    # A lock left by a send that died (no heartbeat for over 30 s) does not stop the next one.
+    lock.write_text(json.dumps({"work_dir": str(tmp_path / "sends" / "old"), "beat": 1.0}))
+    third = FinishedEngine(timeline, engine_render.wav)
+    assert send.main(script_dir=script_dir, log=lambda m: None, start=third, clock=lambda: 1000.0) == 0
+    assert third.argv is not None and len(resolve.project.media_pool.appended) == 1 and not lock.exists()
+
+
+def test_python_and_lua_share_defaults_and_config(tmp_path):
+    python, lua = PythonScript(), LuaScript()
+    assert lua.DEFAULTS == python.DEFAULTS and lua.CONFIG_NAME == python.CONFIG_NAME
+    settings = {"engine": ["/opt/sf env/bin/python", "-m", "stereofoley.cli"], "clip_color": "Teal", "mode": "timeline", "timeout_s": 12.5}
+    (tmp_path / python.CONFIG_NAME).write_text(json.dumps(settings))
+    assert lua.load_config(tmp_path) == python.load_config(tmp_path) == dict(python.DEFAULTS, **settings)
+
+
+@pytest.mark.parametrize("setting", ["23.976", "23.98", "24", "25", "29.97", "29.97 DF", "30", "47.952", "48", "50", "59.94", "59.94 DF", "60", "12.5", "119.88"])
+def test_both_scripts_read_frame_rates_as_the_engine_does(setting):
+    """One rule for the rate in the engine (timemap.rate_fraction on the exported OTIO's rate) and both scripts."""
+    from stereofoley.timeline.timemap import rate_fraction
+
+    timeline = types.SimpleNamespace(GetSetting=lambda key: setting)
+    expected = float(rate_fraction(float(setting.split()[0])))
+    assert PythonScript().timeline_rate(timeline) == pytest.approx(expected, rel=1e-15)
+    assert LuaScript().timeline_rate(timeline) == pytest.approx(expected, rel=1e-15)
+
+
+def test_lua_script_runs_from_the_scripts_menu_with_a_real_engine_process(tmp_path, monkeypatch, engine_render):
+    """The Lua file itself, as Resolve runs it (global Resolve()), starting the engine as a real child process
+    through its runner file; the engine here is a small stand-in script (the real one: the end-to-end test)."""
+    timeline, items = make_timeline(tmp_path, selected=None)
+    resolve = fr.Resolve(fr.Project(timeline))
+    fake_engine = tmp_path / "engine.py"
+    fake_engine.write_text(textwrap.dedent(f"""
+        import json, sys
+        job = json.load(open(sys.argv[2]))
+        clip = {{"id": "c0", "wav": {str(engine_render.wav)!r}, "record_start_s": job["select"]["range_s"][0], "record_duration_frames": 36}}
+        json.dump({{"version": 1, "job_id": "j", "state": "done", "progress": 1.0, "results": [], "report": {{"clips": [clip]}}}}, open(sys.argv[4], "w"))
+    """))
+    monkeypatch.setenv("STEREOFOLEY_ENGINE", f"{sys.executable} {fake_engine}")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    lua = LuaScript()
+    lua.set_resolve(resolve)
+    lua.lua.execute(f"dofile({str(LuaScript.__init__.__globals__['SCRIPT'])!r})")
+    (infos,) = resolve.project.media_pool.appended
+    assert [(i["recordFrame"], i["endFrame"]) for i in infos] == [(items[1].GetStart(), 35)]  # the Orange clip
+    (work,) = (tmp_path / "home" / "StereoFoley").glob("send-*")
+    assert (work / "engine.exit").read_text().strip() == "0" and not (tmp_path / "home" / "StereoFoley" / "send.lock").exists()
