@@ -47,7 +47,10 @@ REAPER_FILES = (
     ("reaper/StereoFoley.ReaperOSC", "OSC/StereoFoley.ReaperOSC"),  # shipped by the OSC bridge; optional
 )
 OPTIONAL_FILES = {"reaper/StereoFoley.ReaperOSC"}
-RESOLVE_FILES = (("resolve/StereoFoley_Send_selected_clips.py", "Utility/StereoFoley_Send_selected_clips.py"),)
+RESOLVE_FILES = (
+    ("resolve/StereoFoley_Send_selected_clips.py", "Utility/StereoFoley_Send_selected_clips.py"),
+    ("resolve/StereoFoley_Send_selected_clips.lua", "Utility/StereoFoley_Send_selected_clips.lua"),  # free Resolve: Lua only
+)
 REAPER_CONFIG = "Scripts/StereoFoley/StereoFoley_config.lua"
 RESOLVE_CONFIG = "Utility/stereofoley_config.json"
 

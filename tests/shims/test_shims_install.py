@@ -34,7 +34,8 @@ SHIPPED = {
         "Scripts/StereoFoley/StereoFoley_Live_preview_toggle.lua": "reaper/StereoFoley_Live_preview_toggle.lua",
         "Scripts/StereoFoley/StereoFoley_Import_result.lua": "reaper/StereoFoley_Import_result.lua",
     },
-    "resolve": {"Utility/StereoFoley_Send_selected_clips.py": "resolve/StereoFoley_Send_selected_clips.py"},
+    "resolve": {"Utility/StereoFoley_Send_selected_clips.py": "resolve/StereoFoley_Send_selected_clips.py",
+                "Utility/StereoFoley_Send_selected_clips.lua": "resolve/StereoFoley_Send_selected_clips.lua"},
 }
 if (plugin_dir() / "reaper/StereoFoley.ReaperOSC").is_file():  # the OSC bridge's pattern file, installed when shipped
     SHIPPED["reaper"]["OSC/StereoFoley.ReaperOSC"] = "reaper/StereoFoley.ReaperOSC"
