@@ -20,11 +20,11 @@ import opentimelineio as otio
 
 from .. import SAMPLE_RATE_HZ, __version__
 from ..audio import write_wav
-from ..automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
+from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
 from ..config import SpatialSettings
 from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
-from ..trajectory import Trajectory
+from ..spatial.trajectory import Trajectory
 from .media import MediaSearch, file_offset_s, resolve
 from .output import (FoleyClip, foley_clips_in, output_timeline, write_bwf, write_fcp_xml, write_otio)
 from .plan import PictureClip, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
