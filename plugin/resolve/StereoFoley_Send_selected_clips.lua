@@ -11,8 +11,8 @@
 -- timeline instead.
 --
 -- Selection, first that finds something: Timeline:GetSelectedClips() (Resolve 21.0.4+); video clips of the
--- configured colour (default Orange); video clips under a timeline marker named "foley"; the clip at the
--- playhead. Clips are told apart by GetUniqueId().
+-- configured colour (default Orange); video clips with a flag of the configured colour (default Orange); video
+-- clips under a timeline marker named "foley"; the clip at the playhead. Clips are told apart by GetUniqueId().
 --
 -- Cancel: run the script again while it waits (or create the file CANCEL it names in the Console). The engine
 -- stops, nothing is placed.
@@ -29,6 +29,7 @@ M.CANCEL_GRACE_S = 20 -- after a cancel, how long to wait for the engine to say 
 M.DEFAULTS = {
   engine = { "stereofoley" },
   clip_color = "Orange",
+  flag_color = "Orange",
   marker_name = "foley",
   mode = "tracks", -- "tracks": WAVs on a new stereo track; "timeline": import the result timeline
   sources = "synth",
@@ -287,7 +288,8 @@ local function values(t)
 end
 
 -- (how, timeline items): the first rule of the documented order that finds any video clip.
-function M.find_selection(timeline, clip_color, marker_name)
+function M.find_selection(timeline, clip_color, marker_name, flag_color)
+  flag_color = flag_color or M.DEFAULTS.flag_color
   local all_video = {}
   local video_ids = {}
   for _, pair in ipairs(M.video_items_with_tracks(timeline)) do
@@ -306,6 +308,13 @@ function M.find_selection(timeline, clip_color, marker_name)
     if item:GetClipColor() == clip_color then coloured[#coloured + 1] = item end
   end
   if #coloured > 0 then return "colour", coloured end
+  local flagged = {}
+  for _, item in ipairs(all_video) do
+    for _, flag in ipairs(values(item:GetFlagList())) do
+      if flag == flag_color then flagged[#flagged + 1] = item; break end
+    end
+  end
+  if #flagged > 0 then return "flag", flagged end
   local start = tonumber(timeline:GetStartFrame())
   local spans = {}
   for frame, info in pairs(timeline:GetMarkers() or {}) do
@@ -533,10 +542,10 @@ function M.send_selected(resolve, config, work_dir, opts)
   local project = resolve:GetProjectManager():GetCurrentProject()
   local timeline = project and project:GetCurrentTimeline() or nil
   if not timeline then M.fail("open a timeline first") end
-  local how, items = M.find_selection(timeline, config.clip_color, config.marker_name)
+  local how, items = M.find_selection(timeline, config.clip_color, config.marker_name, config.flag_color)
   if #items == 0 then
     M.fail("no clips to send: select clips (Resolve 21.0.4+), colour them " .. config.clip_color
-      .. ", put a marker named '" .. config.marker_name .. "' over them, or park the playhead on one")
+      .. ", flag them " .. config.flag_color .. ", put a marker named '" .. config.marker_name .. "' over them, or park the playhead on one")
   end
   log(string.format("StereoFoley: %d clip(s) (%s)", #items, how))
   M.mkdir(work_dir)

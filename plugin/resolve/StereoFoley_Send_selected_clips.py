@@ -7,7 +7,8 @@ API, so the placement is baked into the audio). Set "mode": "timeline" in stereo
 engine's result timeline instead.
 
 Selection, first that finds something: Timeline.GetSelectedClips() (Resolve 21.0.4+); video clips of the
-configured colour (default Orange); video clips under a timeline marker named "foley"; the clip at the playhead.
+configured colour (default Orange); video clips with a flag of the configured colour (default Orange); video clips
+under a timeline marker named "foley"; the clip at the playhead.
 Clips are told apart by GetUniqueId().
 
 Cancel: run the script again while it waits (or create the file CANCEL it names in the Console). The engine
@@ -36,6 +37,7 @@ CANCEL_GRACE_S = 20  # after a cancel, how long to wait for the engine to say "c
 DEFAULTS = {
     "engine": ["stereofoley"],
     "clip_color": "Orange",
+    "flag_color": "Orange",
     "marker_name": "foley",
     "mode": "tracks",  # "tracks": WAVs on a new stereo track; "timeline": import the result timeline
     "sources": "synth",
@@ -82,7 +84,7 @@ def _uid(item) -> str:
     return item.GetUniqueId()
 
 
-def find_selection(timeline, *, clip_color: str, marker_name: str) -> tuple[str, list]:
+def find_selection(timeline, *, clip_color: str, marker_name: str, flag_color: str = DEFAULTS["flag_color"]) -> tuple[str, list]:
     """(how, timeline items): the first rule of the documented order that finds any video clip."""
     all_video = video_items(timeline)
     getter = getattr(timeline, "GetSelectedClips", None)
@@ -96,6 +98,9 @@ def find_selection(timeline, *, clip_color: str, marker_name: str) -> tuple[str,
     coloured = [i for i in all_video if i.GetClipColor() == clip_color]
     if coloured:
         return "colour", coloured
+    flagged = [i for i in all_video if flag_color in (i.GetFlagList() or [])]
+    if flagged:
+        return "flag", flagged
     start = int(timeline.GetStartFrame())
     spans = [
         (start + int(frame), start + int(frame) + max(1, int(info.get("duration", 1))))
@@ -269,10 +274,11 @@ def send_selected(resolve, *, config: dict, work_dir: Path, log=print, start=sta
     timeline = project.GetCurrentTimeline() if project else None
     if not timeline:
         raise SendError("open a timeline first")
-    how, items = find_selection(timeline, clip_color=config["clip_color"], marker_name=config["marker_name"])
+    how, items = find_selection(timeline, clip_color=config["clip_color"], marker_name=config["marker_name"], flag_color=config["flag_color"])
     if not items:
         raise SendError(
             f"no clips to send: select clips (Resolve 21.0.4+), colour them {config['clip_color']}, "
+            f"flag them {config['flag_color']}, "
             f"put a marker named {config['marker_name']!r} over them, or park the playhead on one"
         )
     log(f"StereoFoley: {len(items)} clip(s) ({how})")

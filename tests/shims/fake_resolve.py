@@ -46,6 +46,7 @@ class TimelineItem:
     media: str
     color: str = ""
     offset: int = 0  # source in-point in frames (Resolve's GetLeftOffset)
+    flags: list[str] = field(default_factory=list)  # flag colours (AddFlag/GetFlagList)
     uid: str = field(default_factory=lambda: next(_UIDS))
 
     def GetUniqueId(self) -> str:
@@ -65,6 +66,9 @@ class TimelineItem:
 
     def GetClipColor(self) -> str:
         return self.color
+
+    def GetFlagList(self) -> list[str]:
+        return list(self.flags)
 
     def GetLeftOffset(self) -> int:
         return self.offset

@@ -98,8 +98,8 @@ class LuaScript:
         raise RuntimeError(f"Lua error: {err}")
 
     # ------------------------------------------------------------------------------- the Python interface
-    def find_selection(self, timeline, *, clip_color: str, marker_name: str):
-        result = self.protected(self.M.find_selection, self.to_lua(timeline), clip_color, marker_name)
+    def find_selection(self, timeline, *, clip_color: str, marker_name: str, flag_color: str | None = None):
+        result = self.protected(self.M.find_selection, self.to_lua(timeline), clip_color, marker_name, flag_color)
         if not result[1]:
             raise RuntimeError(f"Lua error: {result[2]}")
         return result[2], self.to_py(result[3])

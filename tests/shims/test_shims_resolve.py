@@ -139,6 +139,8 @@ def test_export_job_and_exact_append_clip_infos(send, tmp_path, engine_render):
     ("selected", "selected", ["title"]),
     ("selected-empty-falls-back-to-colour", "colour", ["bike"]),
     ("colour", "colour", ["bike"]),
+    ("flag", "flag", ["car", "title"]),
+    ("flag-of-another-colour-falls-back-to-marker", "marker", ["car", "title"]),
     ("marker", "marker", ["car", "title"]),
     ("playhead", "playhead", ["title"]),
     ("nothing", "none", []),
@@ -149,9 +151,13 @@ def test_selection_fallbacks(send, tmp_path, case, expected_how, expected_names)
         timeline.selected = [items[2]]
     elif case == "selected-empty-falls-back-to-colour":
         timeline.selected = []
-    if case in ("marker", "playhead", "nothing"):
+    if case in ("marker", "playhead", "nothing") or case.startswith("flag"):
         items[1].color = ""
-    if case == "marker":  # marker frames are offsets from the timeline start; two markers, one not ours
+    if case == "flag":
+        items[0].flags, items[2].flags = ["Orange"], ["Blue", "Orange"]
+    if case.startswith("flag-of"):
+        items[0].flags = ["Blue"]
+    if case.startswith("marker") or case.startswith("flag-of"):  # marker frames are offsets from the timeline start; two markers, one not ours
         timeline.markers = {60.0: {"name": "Foley", "color": "Blue", "duration": 1.0, "note": "", "customData": ""},
                             190.0: {"name": "foley", "color": "Red", "duration": 20.0, "note": "", "customData": ""},
                             130.0: {"name": "music", "color": "Red", "duration": 1.0, "note": "", "customData": ""}}
@@ -366,7 +372,7 @@ def test_running_the_script_again_cancels_the_waiting_send(send, tmp_path, engin
 def test_python_and_lua_share_defaults_and_config(tmp_path):
     python, lua = PythonScript(), LuaScript()
     assert lua.DEFAULTS == python.DEFAULTS and lua.CONFIG_NAME == python.CONFIG_NAME
-    settings = {"engine": ["/opt/sf env/bin/python", "-m", "stereofoley.cli"], "clip_color": "Teal", "mode": "timeline", "timeout_s": 12.5}
+    settings = {"engine": ["/opt/sf env/bin/python", "-m", "stereofoley.cli"], "clip_color": "Teal", "flag_color": "Green", "mode": "timeline", "timeout_s": 12.5}
     (tmp_path / python.CONFIG_NAME).write_text(json.dumps(settings))
     assert lua.load_config(tmp_path) == python.load_config(tmp_path) == dict(python.DEFAULTS, **settings)
 
