@@ -625,6 +625,8 @@ function M.get_resolve()
   if r then return r end
   if Resolve then return Resolve() end
   if bmd and bmd.scriptapp then return bmd.scriptapp("Resolve") end
+  local ok, dvr = pcall(require, "fusionscript") -- outside Resolve: its scripting module (RESOLVE_SCRIPT_LIB)
+  if ok and dvr and dvr.scriptapp then return dvr.scriptapp("Resolve") end
   M.fail("no Resolve scripting API here: run this from Workspace > Scripts")
 end
 

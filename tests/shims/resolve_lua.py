@@ -139,7 +139,18 @@ class LuaScript:
         opts = self._opts(script_dir=str(script_dir), log=log, start=self._start(start), sleep=sleep, clock=clock)
         return int(self._run(self.M.main, opts))
 
-    def set_resolve(self, resolve) -> None:
-        """What Resolve's Lua gives a Scripts-menu script: the global Resolve() returning the app."""
+    def set_resolve(self, resolve, *, via: str = "Resolve") -> None:
+        """How the script gets the app: the global Resolve() of a Scripts-menu script, or (via="fusionscript") the
+        scripting module an external script requires: the Lua counterpart of the fake DaVinciResolveScript."""
         proxy = self.to_lua(resolve)
-        self.lua.globals().Resolve = lambda: proxy
+        if via == "Resolve":
+            self.lua.globals().Resolve = lambda: proxy
+            return
+
+        def scriptapp(name):
+            if name != "Resolve":
+                raise TypeError(f"scriptapp({name!r})")
+            return proxy
+
+        module = self.lua.table_from({"scriptapp": scriptapp})
+        self.lua.eval("function(m) package.preload.fusionscript = function() return m end end")(module)

@@ -18,6 +18,7 @@ import pytest
 
 from . import fake_resolve as fr
 from .conftest import write_status
+from .resolve_lua import SCRIPT as LUA_SCRIPT
 from .resolve_lua import LuaScript
 
 SCRIPT = Path(__file__).resolve().parents[2] / "plugin" / "resolve" / "StereoFoley_Send_selected_clips.py"
@@ -388,7 +389,8 @@ def test_both_scripts_read_frame_rates_as_the_engine_does(setting):
     assert LuaScript().timeline_rate(timeline) == pytest.approx(expected, rel=1e-15)
 
 
-def test_lua_script_runs_from_the_scripts_menu_with_a_real_engine_process(tmp_path, monkeypatch, engine_render):
+@pytest.mark.parametrize("via", ["Resolve", "fusionscript"])
+def test_lua_script_runs_from_the_scripts_menu_with_a_real_engine_process(tmp_path, monkeypatch, engine_render, via):
     """The Lua file itself, as Resolve runs it (global Resolve()), starting the engine as a real child process
     through its runner file; the engine here is a small stand-in script (the real one: the end-to-end test)."""
     timeline, items = make_timeline(tmp_path, selected=None)
@@ -403,8 +405,8 @@ def test_lua_script_runs_from_the_scripts_menu_with_a_real_engine_process(tmp_pa
     monkeypatch.setenv("STEREOFOLEY_ENGINE", f"{sys.executable} {fake_engine}")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     lua = LuaScript()
-    lua.set_resolve(resolve)
-    lua.lua.execute(f"dofile({str(LuaScript.__init__.__globals__['SCRIPT'])!r})")
+    lua.set_resolve(resolve, via=via)
+    lua.lua.execute(f"dofile({str(LUA_SCRIPT)!r})")
     (infos,) = resolve.project.media_pool.appended
     assert [(i["recordFrame"], i["endFrame"]) for i in infos] == [(items[1].GetStart(), 35)]  # the Orange clip
     (work,) = (tmp_path / "home" / "StereoFoley").glob("send-*")
