@@ -208,7 +208,7 @@ function M.join(a, b)
 end
 
 function M.mkdir(path)
-  if M.IS_WINDOWS then os.execute('mkdir "' .. path .. '" 2>NUL') else os.execute('mkdir -p "' .. path .. '"') end
+  if M.IS_WINDOWS then os.execute("mkdir " .. M.quote(path) .. " 2>NUL") else os.execute("mkdir -p " .. M.quote(path)) end
 end
 
 -- Temp file then rename over the target: never half a file, and the target is never removed first (where
