@@ -8,7 +8,10 @@ editing session:
   - "StereoFoley mix": the rendered stereo WAVs (the finished result; plays);
   - "StereoFoley object N": the N-th sounding object of every clip, its mono source with editable Volume
     (VOLENV2, linear amplitude 0..2) and Pan (PANENV2) envelopes from the clip's automation curves (muted:
-    unmute these and mute the mix to work from the objects).
+    unmute these and mute the mix to work from the objects);
+  - "StereoFoley diffuse": each clip's diffuse field as a stereo stem (muted with the objects; the objects
+    under their envelopes plus this track rebuild the mix before its limiter, under a -3 dB constant-power pan
+    law, which the object tracks ask for: PANLAWFLAGS/VOLPAN, see OBJECT_PAN_LAW).
   Where selected clips overlap, the OTIO result has lanes "StereoFoley 2", ...; each lane gets its own mix and
   object tracks ("StereoFoley 2 mix", "StereoFoley 2 object 1"), since one envelope cannot serve two clips.
 Other timelines are written track for track (top-level clips only; nested stacks are noted, not expanded).
@@ -31,6 +34,9 @@ import opentimelineio as otio
 from opentimelineio import url_utils
 
 PAN_ENVELOPE_SIGN = -1.0
+# The object tracks' pan law, as REAPER's VOLPAN stores it (a gain at centre; -1 would be the project default):
+# -3 dB, the engine's constant-power law (config.SpatialSettings.pan_law). Not verified in REAPER itself.
+OBJECT_PAN_LAW = 10.0 ** (-3.0103 / 20.0)
 MAX_VOLUME_ENVELOPE = 2.0  # REAPER's fader-scaled volume envelope tops out at +6 dB (amplitude 2)
 _KEY = "stereofoley"
 
@@ -99,10 +105,20 @@ def _write_foley_session(out: "_Writer", tracks: list[otio.schema.Track]) -> Non
                     items.append((start, duration, str(obj["source_wav"]), f"{clip.name}: {obj.get('name')} ({obj.get('class')})"))
             out.open("TRACK")
             out.line("NAME", _q(f"{lane_name} object {k + 1}"))
+            out.line("VOLPAN", "1", "0", "-1", _num(OBJECT_PAN_LAW), "1")
             out.line("MUTESOLO", "1", "0", "0")
             _envelope(out, "VOLENV2", volume)
             _envelope(out, "PANENV2", pan)
             for start, duration, path, name in items:
+                _item(out, start, duration, path, "WAVE", name=name)
+            out.close()
+        diffuse = [(start, duration, str(c.metadata[_KEY]["diffuse_wav"]), f"{c.name}: diffuse")
+                   for c, start, duration in placed if c.metadata.get(_KEY, {}).get("diffuse_wav")]
+        if diffuse:
+            out.open("TRACK")
+            out.line("NAME", _q(f"{lane_name} diffuse"))
+            out.line("MUTESOLO", "1", "0", "0")
+            for start, duration, path, name in diffuse:
                 _item(out, start, duration, path, "WAVE", name=name)
             out.close()
 

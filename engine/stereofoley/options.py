@@ -20,6 +20,7 @@ from .spatial.loudness import check_targets
 from .vision.detect import DETECTORS
 from .vision.tracker import TRACKERS
 
+LOUDNESS_SCOPES = ("edit", "clip")
 NEUTRAL_SOURCES = "neutral"  # not a provider: the pipeline's steady pink-noise test source
 MAX_OBJECTS = 32
 
@@ -44,9 +45,11 @@ class RenderOptions:
     follow: int | str | None = None  # clip-audio: the track id or class the production audio follows
     prompt: str | None = None  # generators: a template where {class} is replaced
     seed: int = 0  # seed of every random choice
-    # loudness (BS.1770) of each rendered clip
+    # loudness (BS.1770): the target, and over what: "edit" (one gain for all the clips of a render or timeline
+    # job, so levels between shots follow distance; a single clip is its own edit) or "clip" (each clip alone)
     loudness_lufs: float | None = -23.0  # None: the mix as rendered
     true_peak_dbtp: float = -1.0
+    loudness_scope: str = "edit"
     # timeline media
     media_roots: tuple[str, ...] = ()  # folders searched for media by name
     remaps: tuple[str, ...] = ()  # "OLD=NEW" path-prefix rules, first match wins
@@ -73,6 +76,7 @@ class RenderOptions:
             parse_sources(self.sources)
             if "library" in parse_sources(self.sources) and not self.libraries:
                 raise InvalidParameter("sources='library' needs at least one folder in libraries")
+        _choice("loudness_scope", self.loudness_scope, LOUDNESS_SCOPES)
         if self.loudness_lufs is not None:
             check_targets(self.loudness_lufs, self.true_peak_dbtp)
         for name in ("libraries", "media_roots", "remaps"):
@@ -124,7 +128,7 @@ class RenderOptions:
 _JSON_TYPES: dict[str, Any] = {
     "detector": str, "weights": str, "analysis_fps": (int, float), "tracker": str, "max_objects": int, "cache": bool,
     "cache_dir": str, "sources": str, "libraries": list, "class_map": str, "follow": (int, str), "prompt": str,
-    "seed": int, "loudness_lufs": (int, float), "true_peak_dbtp": (int, float), "media_roots": list, "remaps": list,
+    "seed": int, "loudness_lufs": (int, float), "true_peak_dbtp": (int, float), "loudness_scope": str, "media_roots": list, "remaps": list,
     "stems": bool, "overwrite": bool,
 }
 _NULLABLE = {"weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs"}

@@ -70,5 +70,6 @@ def render_options_from_args(args: argparse.Namespace, **extra: Any) -> RenderOp
         cache=not args.no_cache, cache_dir=args.cache_dir, sources=args.sources, libraries=tuple(args.library),
         class_map=args.class_map, follow=args.follow, prompt=args.prompt, seed=args.seed,
         loudness_lufs=args.loudness_lufs if args.loudness else None, true_peak_dbtp=args.true_peak_dbtp,
+        loudness_scope=args.loudness_scope,
         stems=args.stems, overwrite=args.overwrite, **extra,
     )

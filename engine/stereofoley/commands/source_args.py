@@ -31,6 +31,9 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, default: str = "syn
     group.add_argument("--loudness-lufs", type=float, default=DEFAULT_TARGET_LUFS, help="integrated loudness target (default -23 LUFS)")
     group.add_argument("--true-peak-dbtp", type=float, default=DEFAULT_TRUE_PEAK_DBTP, help="true-peak ceiling (default -1 dBTP)")
     group.add_argument("--no-loudness", dest="loudness", action="store_false", help="keep the mix level as rendered")
+    group.add_argument("--loudness-scope", choices=("edit", "clip"), default="edit",
+                       help="edit (default): one gain for every clip of a render, so levels between shots follow "
+                       "distance; clip: each clip to the target on its own")
 
 
 def _checked_spec(value: str) -> str:

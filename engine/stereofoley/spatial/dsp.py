@@ -274,6 +274,9 @@ class ObjectRender:
 
     dry: np.ndarray  # (2, n) float32
     wet_send: np.ndarray  # (n,) float32
+    # The source as it reaches the gains: after Doppler and air absorption, before level and pan (n,) float32.
+    # dry == mono * direct gain * pan law (exactly so without ITD), which is what a host's stem track rebuilds.
+    mono: np.ndarray | None = None
 
 
 def spatialize_object(source: np.ndarray, trajectory: Trajectory, settings: SpatialSettings, n_samples: int | None = None) -> ObjectRender:
@@ -312,7 +315,8 @@ def spatialize_object(source: np.ndarray, trajectory: Trajectory, settings: Spat
         wet_send = x * to_audio_rate(smooth(level_raw, points) * reverberant_gain(settings), n)
     else:
         wet_send = np.zeros(n, dtype=np.float32)
-    return ObjectRender(dry=np.stack([left, right]), wet_send=wet_send.astype(np.float32, copy=False))
+    return ObjectRender(dry=np.stack([left, right]), wet_send=wet_send.astype(np.float32, copy=False),
+                        mono=np.asarray(x, dtype=np.float32))
 
 
 def spatialize(source: np.ndarray, trajectory: Trajectory, settings: SpatialSettings, n_samples: int | None = None) -> np.ndarray:

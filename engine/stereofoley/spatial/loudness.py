@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pyloudnorm
+import scipy.signal
 import soxr
 
 from .. import SAMPLE_RATE_HZ
@@ -84,15 +85,69 @@ def normalize(
 
     Silence is returned unchanged (it has no loudness to move). Shape and dtype float32 are kept.
     """
+    return normalize_with_gain(stereo, target_lufs, true_peak_dbtp)[0]
+
+
+def normalize_with_gain(stereo: np.ndarray, target_lufs: float = DEFAULT_TARGET_LUFS,
+                        true_peak_dbtp: float = DEFAULT_TRUE_PEAK_DBTP) -> tuple[np.ndarray, float]:
+    """`normalize`, and the gain in dB it applied before limiting (what the mix's stems must carry to add up
+    to it; the limiter's own reductions are on top). 0 dB for silence."""
     check_targets(target_lufs, true_peak_dbtp)
     x = _as_channels(stereo)
     if not math.isfinite(integrated_lufs(x)):
-        return np.asarray(stereo, dtype=np.float32)
+        return np.asarray(stereo, dtype=np.float32), 0.0
     y = x.astype(np.float32)
+    total_db = 0.0
     for _ in range(MAX_ROUNDS):  # gain to target, limit to the ceiling; limiting costs loudness, so repeat
-        y = (y * 10.0 ** ((target_lufs - integrated_lufs(y)) / 20.0)).astype(np.float32)
+        step_db = target_lufs - integrated_lufs(y)
+        total_db += step_db
+        y = (y * 10.0 ** (step_db / 20.0)).astype(np.float32)
         y = _limit_true_peak(y, true_peak_dbtp)
         if abs(integrated_lufs(y) - target_lufs) <= LOUDNESS_TOLERANCE_LU:
             break
-    return y.reshape(np.shape(stereo)).astype(np.float32)
+    return y.reshape(np.shape(stereo)).astype(np.float32), total_db
+
+
+def limit_true_peak(stereo: np.ndarray, true_peak_dbtp: float = DEFAULT_TRUE_PEAK_DBTP) -> np.ndarray:
+    """The mix with its true peak at or under the ceiling (the look-ahead limiter; unchanged when already under)."""
+    return _limit_true_peak(_as_channels(stereo).astype(np.float32), true_peak_dbtp).reshape(np.shape(stereo))
+
+
+# --------------------------------------------------------------------------------- loudness of a whole edit
+GATE_STEP_S = 0.1  # 75 % overlap of the 400 ms gating blocks
+ABSOLUTE_GATE_LUFS = -70.0
+RELATIVE_GATE_LU = -10.0
+
+
+def loudness_blocks(audio: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """The mean-square energy (summed over channels, K-weighted) of each 400 ms gating block of one clip, with
+    75 % overlap (BS.1770-4 §2). Blocks of several clips gated together (`gated_lufs`) are the loudness of the
+    clips played one after the other, without keeping any of their audio. A clip shorter than one block is one
+    block as long as the clip (as `integrated_lufs` measures it)."""
+    if rate_hz != SAMPLE_RATE_HZ:
+        raise InvalidParameter(f"rate_hz={rate_hz}: edit loudness is measured at {SAMPLE_RATE_HZ} Hz")
+    x = _as_channels(audio)
+    y = x
+    for stage in pyloudnorm.Meter(rate_hz)._filters.values():  # pyloudnorm's K-weighting, as integrated_lufs
+        y = stage.passband_gain * scipy.signal.lfilter(stage.b, stage.a, y, axis=-1)
+    n = y.shape[1]
+    block = min(int(round(GATING_BLOCK_S * rate_hz)), n)
+    step = max(1, int(round(GATE_STEP_S * rate_hz))) if block == int(round(GATING_BLOCK_S * rate_hz)) else block
+    cumulative = np.concatenate([np.zeros(1), np.cumsum(np.sum(y * y, axis=0))])
+    starts = np.arange(0, n - block + 1, step)
+    return (cumulative[starts + block] - cumulative[starts]) / block
+
+
+def gated_lufs(blocks: np.ndarray) -> float:
+    """Integrated loudness (LUFS) from gating-block energies (`loudness_blocks` of one or many clips): the
+    absolute gate at −70 LUFS, then the relative gate 10 LU under the loudness of the blocks that passed it."""
+    z = np.asarray(blocks, dtype=np.float64).reshape(-1)
+    with np.errstate(divide="ignore"):
+        levels = -0.691 + 10.0 * np.log10(z)
+    above = z[levels > ABSOLUTE_GATE_LUFS]
+    if above.size == 0:
+        return -math.inf
+    relative = -0.691 + 10.0 * math.log10(float(np.mean(above))) + RELATIVE_GATE_LU
+    kept = z[levels > max(relative, ABSOLUTE_GATE_LUFS)]
+    return -0.691 + 10.0 * math.log10(float(np.mean(kept))) if kept.size else -math.inf
 

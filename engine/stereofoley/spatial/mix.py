@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -10,7 +10,7 @@ import scipy.ndimage
 
 from .. import SAMPLE_RATE_HZ
 from ..config import SpatialSettings
-from .dsp import add_diffuse, spatialize_object
+from .dsp import convolve_send_half_rate, diffuse_ir, spatialize_object
 from .trajectory import Trajectory
 
 LIMITER_WINDOW_MS = 5.0  # look-ahead and release of the safety limiter
@@ -28,21 +28,47 @@ class SoundObject:
     class_name: str = ""
     track_id: int | None = None
     provider: str = ""  # the sources provider that served it ("synth", "library", ...), "" when not from one
+    # What the object got, for the record (docs/contracts.md §3): voice, library file, generator and prompt,
+    # sound file given by the user, seed. Plain JSON values.
+    provenance: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"name": self.name, "class": self.class_name, "track_id": self.track_id, "source": self.provider,
-                "trajectory": self.trajectory.to_points()}
+                "provenance": dict(self.provenance), "trajectory": self.trajectory.to_points()}
 
 
-def render_mix(objects: Sequence[SoundObject], settings: SpatialSettings, n_samples: int) -> np.ndarray:
-    """All objects on one stereo bus of exactly n_samples at 48 kHz, one shared diffuse field, then the limiter."""
+@dataclass(frozen=True, eq=False)
+class MixParts:
+    """A mix and the parts it is the sum of (before the limiter): stereo == limit(Σ stems under their curves
+    + diffuse). stems[k]: object k's source as it reaches its gains (after Doppler and air absorption), (n,);
+    diffuse: the shared diffuse field (2, n), None when the settings have none or nothing was sent to it."""
+
+    stereo: np.ndarray
+    stems: tuple[np.ndarray, ...]
+    diffuse: np.ndarray | None
+
+
+def render_parts(objects: Sequence[SoundObject], settings: SpatialSettings, n_samples: int) -> MixParts:
+    """All objects on one stereo bus of exactly n_samples at 48 kHz, one shared diffuse field, then the limiter;
+    with each object's conditioned source and the diffuse field kept apart (the stems a host rebuilds it from)."""
     bus = np.zeros((2, n_samples), dtype=np.float32)
     send = np.zeros(n_samples, dtype=np.float32)
+    stems = []
     for obj in objects:
         rendered = spatialize_object(obj.source, obj.trajectory, settings, n_samples)
         bus += rendered.dry
         send += rendered.wet_send
-    return limit(add_diffuse(bus, send, settings), settings.limiter_ceiling_dbfs)
+        stems.append(rendered.mono)
+    diffuse = None
+    if settings.diffuse and np.any(send):
+        diffuse = convolve_send_half_rate(send, diffuse_ir(settings.impulse_response_path))
+        bus = (bus + diffuse).astype(np.float32)
+    return MixParts(limit(bus, settings.limiter_ceiling_dbfs), tuple(stems), diffuse)
+
+
+def render_mix(objects: Sequence[SoundObject], settings: SpatialSettings, n_samples: int) -> np.ndarray:
+    """All objects on one stereo bus of exactly n_samples at 48 kHz, one shared diffuse field, then the limiter."""
+    return render_parts(objects, settings, n_samples).stereo
 
 
 def limit(audio: np.ndarray, ceiling_dbfs: float = -1.0, window_ms: float = LIMITER_WINDOW_MS) -> np.ndarray:

@@ -22,8 +22,8 @@ from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, OutputExists
 from ..files import glob_escape, safe_name
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
-from ..spatial.loudness import integrated_lufs, normalize
-from ..spatial.mix import SoundObject, peak_dbfs, render_mix
+from ..spatial.loudness import integrated_lufs, loudness_blocks, normalize_with_gain
+from ..spatial.mix import SoundObject, peak_dbfs, render_parts
 from ..spatial.trajectory import Trajectory
 from ..timeline.request import ClipRequest
 from ..options import RenderOptions
@@ -51,6 +51,11 @@ class ClipMix:
     objects: tuple[SoundObject, ...] = ()
     analysis: Analysis | None = None
     detector: str = ""
+    # What the stereo is the sum of (spatial/mix.py: MixParts), on the same clock: stems[k] is objects[k]'s source
+    # as it reaches its gains; diffuse the shared diffuse field. Empty/None from mixers that do not keep them
+    # (then the objects' sources are the stems and no diffuse stem is written).
+    stems: tuple[np.ndarray, ...] = ()
+    diffuse: np.ndarray | None = None
 
 
 ClipMixer = Callable[[ClipRequest, RenderOptions, "Progress | None"], ClipMix]
@@ -67,6 +72,10 @@ class ClipResult:
     loudness_lufs: float | None
     detector: str
     tracks: Path | None = None
+    gain_db: float = 0.0  # the loudness gain the mix, its stems and its diffuse stem carry (before the limiter)
+    diffuse_wav: Path | None = None  # the diffuse field's stereo stem
+    stems: tuple[Path, ...] = ()  # the objects' stems, in object order
+    loudness_blocks: np.ndarray | None = None  # the record's BS.1770 gating blocks before any loudness gain
 
     def to_json(self) -> dict[str, Any]:
         r = self.request
@@ -76,8 +85,10 @@ class ClipResult:
             "media": str(r.media_path), "media_start_s": r.media_start_s, "media_end_s": r.media_end_s,
             "speed": r.speed, "detector": self.detector, "peak_dbfs": round(self.peak_dbfs, 2),
             "loudness_lufs": None if self.loudness_lufs is None else round(self.loudness_lufs, 2),
-            "objects": list(self.objects),
+            "loudness_gain_db": round(self.gain_db, 4), "objects": list(self.objects),
         }
+        if self.diffuse_wav is not None:
+            out["diffuse_wav"] = str(self.diffuse_wav.resolve())
         if self.tracks is not None:
             out["tracks"] = str(self.tracks.resolve())
         return out
@@ -134,9 +145,10 @@ def mix_clip(request: ClipRequest, options: RenderOptions, progress: Progress | 
                                    class_name=track.class_name, track_id=int(track.track_id), provider=provider))
     if progress:
         progress(0.95)
-    stereo = render_mix(objects, options.settings, n)
+    parts = render_parts(objects, options.settings, n)
     aligned = request.speed == 1.0 and request.head_samples == 0  # tracks.json times match the written audio
-    return ClipMix(stereo, tuple(objects), analysis if aligned else None, analysis.detector)
+    return ClipMix(parts.stereo, tuple(objects), analysis if aligned else None, analysis.detector,
+                   stems=parts.stems, diffuse=parts.diffuse)
 
 
 def source_for_request(request: ClipRequest, options: RenderOptions):
@@ -197,8 +209,19 @@ def _checked_source(source, n: int, track: ObjectTrack) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ files
 def stem_path(wav: Path, index: int, name: str) -> Path:
-    """Where object `index` (from 1) of a mix goes: beside it, `<mix>.<index:02d>.<object name>.wav`."""
+    """Where object `index` (from 1) of a mix goes: beside it, `<mix>.<index:02d>.<object name>.wav`; the
+    diffuse field is index 0 (`<mix>.00.diffuse.wav`)."""
     return wav.with_name(f"{wav.stem}.{index:02d}.{safe_name(name, 60)}.wav")
+
+
+def write_stem(path: Path, audio: np.ndarray, request: ClipRequest, subtype: str, overwrite: bool) -> Path:
+    """A stem as a BWF at the clip's time reference. Stems carry the mix's loudness gain, so one can pass full
+    scale (a far object in a quiet mix); such a stem is written as 32-bit float rather than clipped."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.size and float(np.max(np.abs(audio))) >= 1.0:
+        subtype = "FLOAT"
+    return write_bwf(path, audio, time_reference_samples=request.time_reference_samples,
+                     description=f"StereoFoley {__version__} stem", subtype=subtype, overwrite=overwrite)
 
 
 def check_outputs_free(wav: Path, tracks: Path | None, overwrite: bool) -> None:
@@ -213,10 +236,14 @@ def check_outputs_free(wav: Path, tracks: Path | None, overwrite: bool) -> None:
 
 def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | Path, *,
                       tracks: str | Path | None = None, mixer: ClipMixer | None = None,
-                      progress: Progress | None = None) -> ClipResult:
+                      progress: Progress | None = None, defer_loudness: bool = False) -> ClipResult:
     """Render one clip request to its files: the mix (a BWF WAV at request.time_reference_samples, the record
-    range only), each object's stem beside it (options.stems), tracks.json when asked for and the analysis
-    lines up, and the result with every object's pan/gain curves on the record clock."""
+    range only), each object's stem beside it (options.stems) and the diffuse field's stereo stem, tracks.json
+    when asked for and the analysis lines up, and the result with every object's pan/gain curves on the record
+    clock. Stem k under its curves (and the pan law), plus the diffuse stem, adds up to the mix before its limiter.
+
+    defer_loudness: write the mix and stems without loudness gain and keep the clip's gating blocks in the
+    result, for one gain over a whole edit (usecases/edit_loudness.py)."""
     wav = Path(wav)
     tracks = Path(tracks) if tracks is not None else None
     check_outputs_free(wav, tracks, options.overwrite)  # fail before rendering, never after an hour of work
@@ -227,14 +254,17 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
                            f"expected (2, {request.n_samples})")
     record = slice(request.head_samples, request.head_samples + request.record_samples)
     stereo = stereo[:, record]
-    loudness = None
-    if options.loudness_lufs is not None:
-        stereo = normalize(stereo, options.loudness_lufs, options.true_peak_dbtp)
+    loudness, gain_db, blocks = None, 0.0, None
+    if defer_loudness:
+        blocks = loudness_blocks(stereo) if stereo.shape[1] else np.zeros(0)
+    elif options.loudness_lufs is not None:
+        stereo, gain_db = normalize_with_gain(stereo, options.loudness_lufs, options.true_peak_dbtp)
         loudness = integrated_lufs(stereo)
+    gain = np.float32(10.0 ** (gain_db / 20.0))
     subtype = options.settings.output_subtype
     write_bwf(wav, stereo, time_reference_samples=request.time_reference_samples,
               description=f"StereoFoley {__version__}", subtype=subtype, overwrite=options.overwrite)
-    objects = []
+    objects, stems = [], []
     head_s, duration_s = request.head_samples / SAMPLE_RATE_HZ, request.record_samples / SAMPLE_RATE_HZ
     for k, obj in enumerate(mix.objects, start=1):
         entry = obj.to_json()
@@ -244,17 +274,23 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
                            for key, error in (("pan", PAN_MAX_ERROR), ("gain_db", GAIN_DB_MAX_ERROR))}
         if options.stems:
             path = stem_path(wav, k, obj.name)
-            write_bwf(path, np.asarray(obj.source, dtype=np.float32)[None, record],
-                      time_reference_samples=request.time_reference_samples,
-                      description=f"StereoFoley {__version__}", subtype=subtype, overwrite=options.overwrite)
+            stem = mix.stems[k - 1] if len(mix.stems) == len(mix.objects) else obj.source
+            write_stem(path, np.asarray(stem, dtype=np.float32)[None, record] * gain, request, subtype,
+                       options.overwrite)
             entry["source_wav"] = str(path.resolve())
+            stems.append(path)
         objects.append(entry)
+    diffuse_wav = None
+    if options.stems and mix.diffuse is not None:
+        diffuse_wav = write_stem(stem_path(wav, 0, "diffuse"), np.asarray(mix.diffuse, dtype=np.float32)[:, record]
+                                 * gain, request, subtype, options.overwrite)
     written_tracks = None
     if tracks is not None and mix.analysis is not None:
         written_tracks = write_tracks(mix.analysis, tracks, overwrite=options.overwrite)
     if progress:
         progress(1.0)
-    return ClipResult(request, wav, tuple(objects), peak_dbfs(stereo), loudness, mix.detector, written_tracks)
+    return ClipResult(request, wav, tuple(objects), peak_dbfs(stereo), loudness, mix.detector, written_tracks,
+                      gain_db=gain_db, diffuse_wav=diffuse_wav, stems=tuple(stems), loudness_blocks=blocks)
 
 
 def record_curve(curve: Curve, offset_s: float, duration_s: float) -> Curve:

@@ -29,6 +29,7 @@ from ..timeline.timemap import rate_fraction, rational, sample_index
 from . import clip as clip_usecase
 from ..files import safe_name
 from .clip import ClipMixer, ClipResult, check_outputs_free, render_clip_files
+from .edit_loudness import apply_edit_loudness
 from stereofoley_adapters import rpp_adapter
 
 Progress = Callable[[float, str], None]
@@ -84,8 +85,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     t_planned = time.perf_counter()
 
     g0 = global_start_s(timeline)
-    rendered: list[FoleyClip] = []
-    report_clips: list[dict[str, Any]] = []
+    edit_scope = options.loudness_scope == "edit" and options.loudness_lufs is not None
+    done: list[tuple[PictureClip, ClipResult]] = []
     for k, (c, media_path) in enumerate(planned):
         if progress:
             progress(k / len(planned), f"clip {k + 1}/{len(planned)}: {c.name}")
@@ -93,10 +94,18 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         wav = wav_paths[c.id]
         try:
             result = render_clip_files(request, options, wav, tracks=wav.with_suffix(".tracks.json"),
-                                       mixer=mixer or clip_usecase.mix_clip)
+                                       mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope)
         except (StereoFoleyError, OSError, RuntimeError, ValueError) as exc:
             skipped.append({"id": c.id, "name": c.name, "reason": f"{type(exc).__name__}: {exc}"})
             continue
+        done.append((c, result))
+    loudness = {"scope": "clip", "lufs": options.loudness_lufs}
+    if edit_scope and done:  # one gain over every rendered clip (usecases/edit_loudness.py)
+        results, loudness = apply_edit_loudness([r for _, r in done], options)
+        done = [(c, r) for (c, _), r in zip(done, results)]
+    rendered: list[FoleyClip] = []
+    report_clips: list[dict[str, Any]] = []
+    for c, result in done:
         entry, summary = _foley_clip(c, result, g0, rate, options)
         rendered.append(entry)
         report_clips.append(summary)
@@ -129,6 +138,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         "fcp_xml_content": xml_kind,
         "rate": rate,
         "global_start_s": float(g0),
+        "loudness": loudness,
         "clips": report_clips,
         "kept_from_earlier_run": [e.picture_id for e in kept],
         "skipped": skipped,
@@ -165,6 +175,8 @@ def _foley_clip(c: PictureClip, result: ClipResult, g0: Fraction, rate: float,
     })
     metadata = {
         "objects": summary["objects"],
+        "diffuse_wav": summary.get("diffuse_wav"),
+        "loudness_gain_db": summary.get("loudness_gain_db", 0.0),
         "picture": {"name": c.name, "media": summary["media"], "media_start_s": summary["media_start_s"],
                     "media_end_s": summary["media_end_s"], "speed": float(c.speed)},
         "curve_max_error": {"pan": PAN_MAX_ERROR, "gain_db": GAIN_DB_MAX_ERROR},
