@@ -109,16 +109,22 @@ def _with_bext(wav: bytes, time_reference: int, description: str) -> bytes:
         time_reference & 0xFFFFFFFF, time_reference >> 32, 1, b"", b"",
     )
     chunk = b"bext" + struct.pack("<I", len(bext)) + bext
-    # Insert right after the fmt chunk (readers expect fmt first; bext may be anywhere before data).
-    offset = 12
+    # Insert right after the fmt chunk (readers expect fmt first; bext may be anywhere before data). libsndfile's
+    # optional PEAK chunk (float files) holds the time of writing: dropped, so the same audio gives the same bytes.
+    offset, chunks, has_fmt = 12, [], False
     while offset < len(wav):
         cid, size = wav[offset:offset + 4], struct.unpack("<I", wav[offset + 4:offset + 8])[0]
         end = offset + 8 + size + (size & 1)
+        if cid != b"PEAK":
+            chunks.append(wav[offset:end])
         if cid == b"fmt ":
-            body = wav[12:end] + chunk + wav[end:]
-            return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
+            chunks.append(chunk)
+            has_fmt = True
         offset = end
-    raise InvalidAudio("WAV stream has no fmt chunk")
+    if not has_fmt:
+        raise InvalidAudio("WAV stream has no fmt chunk")
+    body = b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
 
 
 def read_bwf_time_reference(path: str | os.PathLike) -> int | None:

@@ -144,8 +144,8 @@ def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
 
 
 # Options that name files or folders: absolute, and under the roots when a server runs the job.
-_PATH_OPTIONS = ("weights", "cache_dir", "class_map")
-_PATH_LIST_OPTIONS = ("libraries", "media_roots")
+_PATH_OPTIONS = ("weights", "cache_dir", "class_map", "sound_map")
+_PATH_LIST_OPTIONS = ("libraries", "media_roots", "tracks")
 
 
 def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> RenderOptions:
@@ -163,6 +163,8 @@ def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> RenderOptio
             changes[name] = str(_abs_path(getattr(options, name), f"options.{name}", roots))
     for name in _PATH_LIST_OPTIONS:
         changes[name] = tuple(str(_abs_path(v, f"options.{name}[{i}]", roots)) for i, v in enumerate(getattr(options, name)))
+    changes["sounds"] = tuple(f"{key}={_abs_path(file, f'options.sounds[{i}]', roots)}"
+                              for i, (key, _, file) in enumerate(v.partition("=") for v in options.sounds))
     return dataclasses.replace(options, **changes)
 
 

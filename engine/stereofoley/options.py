@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from .config import SpatialSettings, preset
 from .errors import InvalidParameter
 from .sources.factory import parse_sources
+from .sources.user_sounds import parse_sound_overrides
 from .spatial.loudness import check_targets
 from .vision.detect import DETECTORS
 from .vision.tracker import TRACKERS
@@ -53,6 +54,13 @@ class RenderOptions:
     # timeline media
     media_roots: tuple[str, ...] = ()  # folders searched for media by name
     remaps: tuple[str, ...] = ()  # "OLD=NEW" path-prefix rules, first match wins
+    # corrections (docs/contracts.md §5): edited analyses instead of analysing, which objects may sound, and
+    # the user's own sound for some
+    tracks: tuple[str, ...] = ()  # tracks.json files; a clip uses the one whose media has its media's file name
+    include: tuple[str, ...] = ()  # track ids or class names: only these objects may sound (they always may)
+    exclude: tuple[str, ...] = ()  # track ids or class names that never sound
+    sounds: tuple[str, ...] = ()  # "ID=FILE" or "CLASS=FILE": this object's sound (before any provider)
+    sound_map: str | None = None  # a TOML file with a [sounds] table of the same
     # outputs
     stems: bool = True  # each object's mono source beside the mix (hosts put it under the pan/gain curves)
     overwrite: bool = False
@@ -79,11 +87,12 @@ class RenderOptions:
         _choice("loudness_scope", self.loudness_scope, LOUDNESS_SCOPES)
         if self.loudness_lufs is not None:
             check_targets(self.loudness_lufs, self.true_peak_dbtp)
-        for name in ("libraries", "media_roots", "remaps"):
+        for name in ("libraries", "media_roots", "remaps", "tracks", "include", "exclude", "sounds"):
             value = getattr(self, name)
             if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
                 raise InvalidParameter(f"{name}={value!r} must be a list of non-empty strings")
             object.__setattr__(self, name, tuple(value))
+        parse_sound_overrides(self.sounds, self.sound_map)  # every file exists, every entry is ID/CLASS=FILE
         for rule in self.remaps:
             if "=" not in rule or rule.startswith("="):
                 raise InvalidParameter(f"remaps entry {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
@@ -129,14 +138,14 @@ _JSON_TYPES: dict[str, Any] = {
     "detector": str, "weights": str, "analysis_fps": (int, float), "tracker": str, "max_objects": int, "cache": bool,
     "cache_dir": str, "sources": str, "libraries": list, "class_map": str, "follow": (int, str), "prompt": str,
     "seed": int, "loudness_lufs": (int, float), "true_peak_dbtp": (int, float), "loudness_scope": str, "media_roots": list, "remaps": list,
-    "stems": bool, "overwrite": bool,
+    "tracks": list, "include": list, "exclude": list, "sounds": list, "sound_map": str, "stems": bool, "overwrite": bool,
 }
-_NULLABLE = {"weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs"}
+_NULLABLE = {"weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs", "sound_map"}
 
 # How the CLI spells a parameter that a library error names (errors say `overwrite=True`; cli.py translates).
 CLI_FLAGS = {f"{name}=": f"--{name.replace('_', '-')} " for name in _JSON_TYPES} | {
     "overwrite=True": "--overwrite", "libraries": "--library", "media_roots": "--media-root", "remaps": "--remap",
-    "loudness_lufs=None": "--no-loudness", "stems=False": "--no-stems", "cache=False": "--no-cache",
+    "loudness_lufs=None": "--no-loudness", "sounds": "--sound", "tracks": "--tracks", "stems=False": "--no-stems", "cache=False": "--no-cache",
     "allow_remote=True": "--allow-remote", "token=...": "--token", "weights=PATH": "--weights PATH",
 }
 

@@ -24,13 +24,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..audio import check_mono
+from ..audio import check_mono, read_mono
 from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
 from . import generator, synth
 from .clip_audio import audio_stream_count, extract_clip_audio
 from .generator import GeneratorRequest, prompt_for, run_generator
-from .library import LibrarySource, load_class_map, scan_library
+from .library import LibrarySource, fit_length, load_class_map, scan_library
 from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of, voice_for_class
+from .user_sounds import override_for
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +58,29 @@ def track_rng(seed: int, track: Any) -> np.random.Generator:
 
 @dataclass(eq=False)
 class ProviderChain:
-    """The callable returned by make_source_for. `choices` records, per track id, which provider served it."""
+    """The callable returned by make_source_for. `choices` records, per track id, which provider served it, and
+    `provenance` what it got: voice (level rule), seed, and the library file, generator and prompt, or the
+    user's sound file ("sound": options.sounds / sound_map, asked before any provider)."""
 
     providers: tuple[tuple[str, Callable[[Any, int, Motion, bool], np.ndarray]], ...]
     hfov_deg: float | None = None  # None: the track's own hfov_deg (vision records it), else 60°
     choices: dict[int, str] = field(default_factory=dict)
+    sounds: dict[str, str] = field(default_factory=dict)  # user_sounds.parse_sound_overrides
+    seed: int = 0
+    provenance: dict[int, dict] = field(default_factory=dict)
 
     def __call__(self, track: Any, n_samples: int) -> np.ndarray:
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
             raise InvalidParameter(f"n_samples={n_samples!r} must be a non-negative integer")
         hfov_deg = self.hfov_deg if self.hfov_deg is not None else float(getattr(track, "hfov_deg", DEFAULT_HFOV_DEG))
         motion = motion_of(track, int(n_samples), hfov_deg=hfov_deg)
+        track_id = int(getattr(track, "track_id", 0))
+        voice = voice_for_class(track.class_name)
+        chosen = override_for(self.sounds, track_id, track.class_name)
+        if chosen is not None:  # the user's own sound for this object, shaped like a library file
+            self.choices[track_id] = "sound"
+            self.provenance[track_id] = {"voice": voice, "file": chosen, "seed": self.seed}
+            return synth.nominal(fit_length(read_mono(chosen), int(n_samples))) * level_gain(voice, motion)
         for i, (name, provide) in enumerate(self.providers):
             last = i == len(self.providers) - 1
             try:
@@ -78,10 +91,12 @@ class ProviderChain:
                 log.warning("source %s for %s #%s unavailable (%s); falling back to %s", name, track.class_name,
                             getattr(track, "track_id", "?"), exc, self.providers[i + 1][0])
                 continue
+            sound, details = sound if isinstance(sound, tuple) else (sound, {})
             sound = check_mono(sound)
             if sound.size != n_samples:
                 raise InvalidAudio(f"source {name} gave {sound.size} samples for a {n_samples}-sample render")
-            self.choices[int(getattr(track, "track_id", 0))] = name
+            self.choices[track_id] = name
+            self.provenance[track_id] = {"voice": voice, **details, "seed": self.seed}
             return sound
         raise SourceUnavailable("no source provider configured")  # unreachable: parse_sources never returns ()
 
@@ -99,6 +114,7 @@ def make_source_for(
     prompt: str | None = None,
     cache_dir: str | os.PathLike | None = None,
     hfov_deg: float | None = None,
+    sounds: dict[str, str] | None = None,
 ) -> ProviderChain:
     """A `source_for(track, n_samples) -> mono float32` for the clip use case (docs/contracts.md).
 
@@ -119,7 +135,7 @@ def make_source_for(
             if last:
                 raise
             log.warning("source %s unavailable (%s); using %s", name, exc, ", ".join(names[i + 1 :]))
-    return ProviderChain(tuple(providers), hfov_deg=hfov_deg)
+    return ProviderChain(tuple(providers), hfov_deg=hfov_deg, sounds=dict(sounds or {}), seed=int(seed))
 
 
 def _build(name: str, **kw: Any) -> Callable[[Any, int, Motion, bool], np.ndarray]:
@@ -142,7 +158,7 @@ def _library_provider(*, libraries, seed, class_map, cache_dir, **_: Any):
         key = f"{track.class_name}:{getattr(track, 'track_id', 0)}"
         sound, entry = source.sound(track.class_name, n, key=key, allow_unmatched=last)
         log.info("library: %s #%s -> %s", track.class_name, getattr(track, "track_id", "?"), entry.rel)
-        return synth.nominal(sound) * level_gain(voice_for_class(track.class_name), motion)
+        return synth.nominal(sound) * level_gain(voice_for_class(track.class_name), motion), {"file": entry.path}
 
     return provide
 
@@ -194,6 +210,6 @@ def _generator_provider(gen_name: str, *, seed, media_path, media_start_s, promp
             distance_m=np.asarray(track.distance_m, dtype=np.float64),
             speed_m_s=motion.speed_m_s.copy(),
         )
-        return run_generator(gen_name, generate, request)
+        return run_generator(gen_name, generate, request), {"generator": gen_name, "prompt": request.prompt}
 
     return provide

@@ -31,6 +31,8 @@ from ..vision import Analysis, ObjectTrack, analyze_video, probe, write_tracks
 from ..vision.scene import select_objects
 from ..vision.decode import resolve_range
 from ..sources import make_source_for
+from ..sources.user_sounds import parse_sound_overrides
+from .corrections import chosen_by_user, on_range, tracks_file_for
 
 Progress = Callable[[float], None]
 SourceFor = Callable[[ObjectTrack, int], np.ndarray]
@@ -128,21 +130,30 @@ def mix_clip(request: ClipRequest, options: RenderOptions, progress: Progress | 
         frozen_at_s = frozen_at - start_s
     source_for = source_for or source_for_request(request, options)  # a provider that cannot serve fails first
     cache_dir = (options.cache_dir or user_cache_dir("vision")) if options.cache else None
-    analysis = analyze_video(
-        request.media_path, start_s=start_s, end_s=end_s, detector=options.detector, weights=options.weights,
-        analysis_fps=options.analysis_fps, tracker=options.tracker, cache_dir=cache_dir,
-        progress=(lambda f: progress(0.8 * f)) if progress else None,
-    )
+    edited = tracks_file_for(request.media_path, options.tracks)  # the user's tracks.json instead of analysing
+    if edited is not None:
+        analysis = on_range(edited, start_s, end_s, f"tracks file for {request.media_path.name}")
+    else:
+        analysis = analyze_video(
+            request.media_path, start_s=start_s, end_s=end_s, detector=options.detector, weights=options.weights,
+            analysis_fps=options.analysis_fps, tracker=options.tracker, cache_dir=cache_dir,
+            progress=(lambda f: progress(0.8 * f)) if progress else None,
+        )
     cuts = [c - analysis.start_s for c in analysis.cuts_s]
-    chosen = select_objects(analysis.tracks, options.max_objects, cuts_s=cuts)
+    candidates = chosen_by_user(analysis.tracks, options.include, options.exclude)
+    chosen = select_objects(candidates, options.max_objects, cuts_s=cuts)
     n = request.n_samples
     objects = []
     for track in chosen:
         trajectory = retime(track.to_trajectory(options.settings), request.speed, frozen_at_s or 0.0)
         source = _checked_source(source_for(track, n), n, track)
         provider = getattr(source_for, "choices", {}).get(int(track.track_id), "neutral")
+        provenance = getattr(source_for, "provenance", {}).get(int(track.track_id))
+        if provenance is None and source_for is neutral_source:
+            provenance = {"voice": "neutral pink noise", "seed": int(track.track_id)}
         objects.append(SoundObject(f"{track.class_name}-{track.track_id}", source, trajectory,
-                                   class_name=track.class_name, track_id=int(track.track_id), provider=provider))
+                                   class_name=track.class_name, track_id=int(track.track_id), provider=provider,
+                                   provenance=dict(provenance or {})))
     if progress:
         progress(0.95)
     parts = render_parts(objects, options.settings, n)
@@ -160,7 +171,8 @@ def source_for_request(request: ClipRequest, options: RenderOptions):
     return make_source_for(options.sources, libraries=options.libraries, seed=options.seed,
                            media_path=request.media_path, media_start_s=request.media_start_s,
                            class_map=options.class_map, follow=options.follow,
-                           prompt=options.prompt, hfov_deg=options.settings.hfov_deg)
+                           prompt=options.prompt, hfov_deg=options.settings.hfov_deg,
+                           sounds=parse_sound_overrides(options.sounds, options.sound_map))
 
 
 def neutral_source(track: ObjectTrack, n_samples: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import soundfile as sf
 
 from ..audio import write_bwf
 from ..options import RenderOptions
-from ..spatial.loudness import gated_lufs, integrated_lufs, limit_true_peak, loudness_blocks
+from ..spatial.loudness import LOUDNESS_TOLERANCE_LU, MAX_ROUNDS, gated_lufs, integrated_lufs, limit_true_peak, loudness_blocks
 from ..spatial.mix import peak_dbfs
 from .clip import ClipResult, write_stem
 from .. import __version__
@@ -37,10 +37,27 @@ def edit_gain_db(results: Sequence[ClipResult], target_lufs: float) -> tuple[flo
 def apply_edit_loudness(results: Sequence[ClipResult], options: RenderOptions) -> tuple[list[ClipResult], dict]:
     """Bring the clips rendered with defer_loudness=True to options.loudness_lufs as one edit. Returns the
     results with their new peak, loudness and gain, and the edit's summary for the report:
-    {"scope": "edit", "before_lufs", "gain_db", "lufs"} (lufs: the edit as written, after the limiters)."""
+    {"scope": "edit", "before_lufs", "gain_db", "lufs"} (lufs: the edit as written, after the limiters).
+
+    Like `spatial.loudness.normalize` for one clip: gain, then each mix's true-peak limiter; limiting costs
+    loudness, so while the edit is more than 0.1 LU off the target the (small) remaining gain is applied again,
+    at most MAX_ROUNDS times. Stems and diffuse stems take every round's gain and no limiter."""
     if options.loudness_lufs is None:
         return list(results), {"scope": "edit", "lufs": None}
-    before, gain_db = edit_gain_db(results, options.loudness_lufs)
+    before, step_db = edit_gain_db(results, options.loudness_lufs)
+    out, total_db, after = list(results), 0.0, before
+    for _ in range(MAX_ROUNDS if math.isfinite(before) else 0):
+        out, after = _apply_gain(out, step_db, options)
+        total_db += step_db
+        step_db = options.loudness_lufs - after
+        if not math.isfinite(after) or abs(step_db) <= LOUDNESS_TOLERANCE_LU:
+            break
+    finite = lambda v: round(v, 2) if math.isfinite(v) else None
+    return out, {"scope": "edit", "before_lufs": finite(before), "gain_db": round(total_db, 4), "lufs": finite(after)}
+
+
+def _apply_gain(results: Sequence[ClipResult], gain_db: float, options: RenderOptions) -> tuple[list[ClipResult], float]:
+    """Every clip's files times one gain (mixes then limited); the results updated, and the edit's loudness."""
     gain = np.float32(10.0 ** (gain_db / 20.0))
     subtype = options.settings.output_subtype
     out, blocks = [], []
@@ -57,6 +74,4 @@ def apply_edit_loudness(results: Sequence[ClipResult], options: RenderOptions) -
         loudness = integrated_lufs(stereo) if stereo.shape[1] else -math.inf
         out.append(replace(r, peak_dbfs=peak_dbfs(stereo), gain_db=r.gain_db + gain_db,
                            loudness_lufs=loudness if math.isfinite(loudness) else None))
-    after = gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
-    finite = lambda v: round(v, 2) if math.isfinite(v) else None
-    return out, {"scope": "edit", "before_lufs": finite(before), "gain_db": round(gain_db, 4), "lufs": finite(after)}
+    return out, gated_lufs(np.concatenate(blocks)) if blocks else -math.inf

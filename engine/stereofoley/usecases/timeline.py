@@ -85,7 +85,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     t_planned = time.perf_counter()
 
     g0 = global_start_s(timeline)
-    edit_scope = options.loudness_scope == "edit" and options.loudness_lufs is not None
+    # one loudness gain for the edit; an edit of one clip is that clip, normalised as `stereofoley clip` does
+    edit_scope = options.loudness_scope == "edit" and options.loudness_lufs is not None and len(planned) > 1
     done: list[tuple[PictureClip, ClipResult]] = []
     for k, (c, media_path) in enumerate(planned):
         if progress:
