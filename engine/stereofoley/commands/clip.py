@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from ..errors import InvalidParameter
 from ..usecases.clip import render_clip_files, request_for_media
+from ..usecases.corrections import tracks_file_for
 from .common import add_render_arguments, emit, render_options_from_args
 from .vision_args import add_video_arguments, progress_bar
 
@@ -30,6 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     options = render_options_from_args(args)
+    if options.tracks and tracks_file_for(Path(args.video), options.tracks) is None:
+        raise InvalidParameter(f"--tracks {', '.join(options.tracks)}: none describes {Path(args.video).name} "
+                               "(a tracks file names its media; analyse this video with --tracks-out)")
     request = request_for_media(args.video, start_s=args.start_s, end_s=args.end_s)
     with progress_bar(args, "clip") as progress:
         result = render_clip_files(request, options, args.output, tracks=args.tracks_out, progress=progress)

@@ -58,8 +58,23 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     add_analysis_arguments(parser)
     add_source_arguments(parser)
     add_spatial_arguments(parser)
+    add_correction_arguments(parser)
     parser.add_argument("--no-stems", dest="stems", action="store_false", help="do not write per-object mono sources")
     add_output_arguments(parser)
+
+
+def add_correction_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("corrections (docs/contracts.md §5)")
+    group.add_argument("--tracks", action="append", default=[], metavar="FILE",
+                       help="use this (edited) tracks.json instead of analysing the media it names (repeatable)")
+    group.add_argument("--include", action="append", default=[], metavar="ID|CLASS",
+                       help="only these objects may sound, by track id or class (repeatable)")
+    group.add_argument("--exclude", action="append", default=[], metavar="ID|CLASS",
+                       help="these objects never sound, by track id or class (repeatable)")
+    group.add_argument("--sound", dest="sounds", action="append", default=[], metavar="ID=FILE",
+                       help="this object's sound, by track id or class: 3=door.wav, car=engine.wav (repeatable)")
+    group.add_argument("--sounds", dest="sound_map", metavar="FILE.toml",
+                       help="a TOML file with a [sounds] table of ID or CLASS = \"FILE\"")
 
 
 def render_options_from_args(args: argparse.Namespace, **extra: Any) -> RenderOptions:
@@ -71,5 +86,7 @@ def render_options_from_args(args: argparse.Namespace, **extra: Any) -> RenderOp
         class_map=args.class_map, follow=args.follow, prompt=args.prompt, seed=args.seed,
         loudness_lufs=args.loudness_lufs if args.loudness else None, true_peak_dbtp=args.true_peak_dbtp,
         loudness_scope=args.loudness_scope,
+        tracks=tuple(args.tracks), include=tuple(args.include), exclude=tuple(args.exclude),
+        sounds=tuple(args.sounds), sound_map=args.sound_map,
         stems=args.stems, overwrite=args.overwrite, **extra,
     )
