@@ -125,6 +125,7 @@ def run_demo(out_dir: str | Path = "demo-out", *, settings: SpatialSettings | No
     written = [video, edit_path, Path(clip["wav"])] + [Path(p) for p in report["outputs"].values()]
     written += [Path(clip["tracks"])] if clip.get("tracks") else []
     written += [Path(o["source_wav"]) for o in clip["objects"] if o.get("source_wav")]
+    written += [Path(clip["diffuse_wav"])] if clip.get("diffuse_wav") else []
     written += [Path(report_summary["index"])] + [Path(c[k]) for c in report_summary["clips"] for k in ("plot", "preview")]
     summary = {
         "ok": True,
