@@ -110,12 +110,15 @@ def _with_bext(wav: bytes, time_reference: int, description: str) -> bytes:
     )
     chunk = b"bext" + struct.pack("<I", len(bext)) + bext
     # Insert right after the fmt chunk (readers expect fmt first; bext may be anywhere before data). libsndfile's
-    # optional PEAK chunk (float files) holds the time of writing: dropped, so the same audio gives the same bytes.
+    # PEAK chunk (float files) holds the time of writing: its timestamp is zeroed, so the same audio gives the
+    # same bytes.
     offset, chunks, has_fmt = 12, [], False
     while offset < len(wav):
         cid, size = wav[offset:offset + 4], struct.unpack("<I", wav[offset + 4:offset + 8])[0]
         end = offset + 8 + size + (size & 1)
-        if cid != b"PEAK":
+        if cid == b"PEAK" and size >= 8:  # version (4 bytes), timestamp (4 bytes), then the peaks
+            chunks.append(wav[offset:offset + 12] + b"\x00\x00\x00\x00" + wav[offset + 16:end])
+        else:
             chunks.append(wav[offset:end])
         if cid == b"fmt ":
             chunks.append(chunk)
