@@ -1,0 +1,215 @@
+"""The class-agnostic motion detector, for locked-off and hand-held cameras alike (OpenCV + numpy, no weights).
+
+Per analysed frame:
+
+1. **Global motion.** Corners of the previous frame followed by pyramidal Lucas-Kanade into this one give a
+   similarity transform (shift, roll, zoom) by RANSAC, so the objects moving through the picture do not bend it.
+   With too few corners (a flat picture) the camera is taken as still.
+2. **Compensation.** The background model (colour, per-pixel spread, age) is warped by that transform into this
+   frame's coordinates. Pixels the camera has only just brought into view are taken from this frame and do not
+   count as foreground until they have been seen for a while.
+3. **Foreground.** A pixel is foreground when its colour differs from the background at every position within
+   ±1 px (so a sharp static edge that registration misses by a pixel, a pole, stays background) by more than
+   `threshold_sigmas` times its own spread. The spread is learnt per pixel (swaying grass, shimmering water get a
+   wide one), so texture flicker is not foreground.
+4. **Background update without ghosts.** Background pixels follow the picture at `learning_rate`. Foreground
+   pixels are never learnt, except where the picture has not changed at all for `ghost_frames` analysed frames: there the
+   background was wrong (what an object left behind, or an object that stood still while the model was
+   primed), and it takes this frame's colours at once.
+5. **Blobs.** Morphology, connected components, a minimum area; the confidence grows with how solid the blob is.
+
+A shot is primed with the per-pixel median (and spread) of its first `warmup_frames` frames, each first warped
+into the first frame's coordinates, so a camera that moves during them does not smear it; an object passing
+during them is out of the median, and one that stays is removed by rule 4 once it moves. When most of the frame
+is foreground (global motion lost, a flash) the model is primed again from this frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from .detections import MOTION_CLASS, Detections
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def global_motion(previous_grey: np.ndarray, grey: np.ndarray, *, max_corners: int = 300) -> np.ndarray | None:
+    """2x3 similarity transform taking pixels of `previous_grey` to `grey`, or None when it cannot be estimated."""
+    h, w = grey.shape
+    corners = cv2.goodFeaturesToTrack(previous_grey, maxCorners=max_corners, qualityLevel=0.005, minDistance=max(4, w // 60), blockSize=7)
+    if corners is None or len(corners) < 12:
+        return None
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(previous_grey, grey, corners, None, winSize=(21, 21), maxLevel=3)
+    ok = status.ravel() == 1
+    if ok.sum() < 12:
+        return None
+    m, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC, ransacReprojThreshold=1.0, maxIters=500, confidence=0.995)
+    if m is None or inliers is None or inliers.sum() < max(10, 0.25 * ok.sum()):
+        return None
+    return m
+
+
+def _min_shifted_difference(frame: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Per pixel, how far the frame's colour lies outside the range the background spans within ±1 px (per
+    channel, the largest channel counts): 0 where a background position next to it matches."""
+    kernel = np.ones((3, 3), np.uint8)
+    above = cv2.subtract(frame, cv2.dilate(background, kernel))  # float: negative where inside
+    below = cv2.subtract(cv2.erode(background, kernel), frame)
+    d = cv2.max(above, below).reshape(-1, 3)
+    return cv2.max(cv2.max(d[:, 0], d[:, 1]), d[:, 2]).reshape(frame.shape[:2])
+
+
+@dataclass
+class MotionDetector:
+    """Moving blobs against a motion-compensated background model (see the module's docstring)."""
+
+    input_width: int = 320
+    warmup_frames: int = 30  # 3 s at 10 fps: a median over this keeps passing objects out of the background
+    learning_rate: float = 0.04  # per analysed frame, background pixels only
+    threshold_sigmas: float = 4.0  # foreground: difference above this many of the pixel's spreads ...
+    min_difference: float = 18.0  # ... and above this many grey levels (compression, grain)
+    slow_lag_frames: int = 10  # slow objects: dense optical flow between this frame and the one this many before ...
+    slow_min_px: float = 3.5  # ... (camera motion removed) above this many pixels is an object moving
+    ghost_frames: int = 10  # foreground unchanged this many analysed frames (1 s at 10 fps) is a wrong background
+    min_area_frac: float = 0.002  # smallest blob, as a fraction of the frame area
+    max_foreground_frac: float = 0.5  # above this the model is primed again
+    name: str = "motion"
+    class_names: Mapping[int, str] = field(default_factory=lambda: {0: MOTION_CLASS})
+    _state: dict | None = field(default=None, repr=False)
+
+    def cache_key(self) -> dict:
+        return {
+            "detector": self.name, "version": 2, "input_width": self.input_width, "warmup_frames": self.warmup_frames,
+            "learning_rate": self.learning_rate, "threshold_sigmas": self.threshold_sigmas,
+            "min_difference": self.min_difference, "ghost_frames": self.ghost_frames,
+            "slow_lag_frames": self.slow_lag_frames, "slow_min_px": self.slow_min_px,
+            "min_area_frac": self.min_area_frac, "max_foreground_frac": self.max_foreground_frac,
+        }
+
+    # -------------------------------------------------------------------------------------------- priming
+    def start_shot(self, images: Sequence[np.ndarray]) -> None:
+        if not images:
+            self._state = None
+            return
+        frames = [cv2.GaussianBlur(im, (5, 5), 0).astype(np.float32) for im in images]
+        greys = [_grey(im) for im in images]
+        h, w = greys[0].shape
+        # Each frame warped into the first frame's coordinates (transforms chained frame to frame).
+        to_first = np.eye(3)
+        aligned, covered = [frames[0]], [np.ones((h, w), np.float32)]
+        for k in range(1, len(frames)):
+            m = global_motion(greys[k - 1], greys[k])
+            step = np.vstack([m if m is not None else np.eye(2, 3), [0, 0, 1]])
+            to_first = to_first @ np.linalg.inv(step)  # pixels of frame k -> frame 0
+            aligned.append(cv2.warpAffine(frames[k], to_first[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+            covered.append(cv2.warpAffine(np.ones((h, w), np.float32), to_first[:2], (w, h), flags=cv2.INTER_NEAREST, borderValue=0))
+        stack = np.stack(aligned)
+        seen = np.stack(covered) > 0.5
+        stack = np.where(seen[..., None], stack, np.nan)
+        median = np.nanmedian(stack, axis=0)
+        spread = 1.4826 * np.nanmedian(np.abs(stack - median[None]).max(axis=3), axis=0)
+        self._state = {
+            "background": median.astype(np.float32),
+            "variance": np.maximum(spread, 3.0).astype(np.float32) ** 2,
+            "age": np.full((h, w), 1000.0, np.float32),
+            "stable": np.zeros((h, w), np.float32),
+            "grey": greys[0],
+            "anchor": frames[0].copy(),
+            "history": [],
+        }
+
+    def _prime_from(self, frame: np.ndarray, grey: np.ndarray) -> None:
+        h, w = grey.shape
+        self._state = {
+            "background": frame.copy(), "variance": np.full((h, w), 100.0, np.float32), "age": np.zeros((h, w), np.float32),
+            "stable": np.zeros((h, w), np.float32), "grey": grey, "anchor": frame.copy(), "history": [],
+        }
+
+    # ------------------------------------------------------------------------------------------- per frame
+    def detect(self, image: np.ndarray) -> Detections:
+        frame = cv2.GaussianBlur(image, (5, 5), 0).astype(np.float32)
+        grey = _grey(image)
+        if self._state is None or self._state["background"].shape[:2] != grey.shape:
+            self._prime_from(frame, grey)
+            return Detections.empty()
+        s = self._state
+        h, w = grey.shape
+        m = global_motion(s["grey"], grey)
+        if m is None:
+            m = np.eye(2, 3)
+        warp = dict(dsize=(w, h), borderMode=cv2.BORDER_CONSTANT)
+        if not np.allclose(m, np.eye(2, 3), atol=1e-3):
+            s["background"] = cv2.warpAffine(s["background"], m, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE, dsize=(w, h))
+            s["variance"] = cv2.warpAffine(s["variance"], m, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE, dsize=(w, h))
+            s["age"] = cv2.warpAffine(s["age"], m, flags=cv2.INTER_NEAREST, borderValue=0, **warp)
+            s["stable"] = cv2.warpAffine(s["stable"], m, flags=cv2.INTER_NEAREST, borderValue=0, **warp)
+            s["anchor"] = cv2.warpAffine(s["anchor"], m, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE, dsize=(w, h))
+        # Each earlier grey frame kept with the transform taking it into this frame.
+        step = np.vstack([m, [0, 0, 1]])
+        s["history"] = [(g, step @ t) for g, t in s["history"]][-(self.slow_lag_frames - 1):] + [(s["grey"], step)]
+        new = s["age"] < 1.0  # just brought into view: the background there is this frame
+        s["background"][new] = frame[new]
+        s["variance"][new] = 100.0
+
+        diff = _min_shifted_difference(frame, s["background"])
+        sigma = np.sqrt(s["variance"])
+        fg = (diff > np.maximum(self.threshold_sigmas * sigma, self.min_difference)) & (s["age"] >= 3.0)
+        fg |= self._slow_motion(grey, s)
+        if fg.mean() > self.max_foreground_frac:
+            self._prime_from(frame, grey)
+            return Detections.empty()
+
+        # Learning: background pixels at the learning rate; foreground unchanged for ghost_frames becomes background.
+        # "Unchanged" is against the colour a pixel had when it last changed (its anchor), not the previous
+        # frame: a slow object changes a pixel by little per frame, but by a lot over ghost_frames.
+        changed = _min_shifted_difference(frame, s["anchor"]) > self.min_difference * 0.5
+        s["stable"] = np.where(fg & ~changed, s["stable"] + 1.0, 0.0).astype(np.float32)
+        s["anchor"][changed] = frame[changed]
+        ghost = s["stable"] >= self.ghost_frames
+        a = self.learning_rate
+        bg = ~fg
+        err = frame - s["background"]
+        s["background"][bg] += a * err[bg]
+        s["variance"][bg] = (1 - a) * s["variance"][bg] + a * np.minimum(err[bg].max(axis=1) ** 2, 4 * s["variance"][bg] + 100.0)
+        s["variance"] = np.maximum(s["variance"], 9.0)
+        s["background"][ghost] = frame[ghost]
+        s["stable"][ghost] = 0.0
+        s["age"] = s["age"] + 1.0
+        s["grey"] = grey
+        return self._blobs(fg & ~ghost)
+
+    def _slow_motion(self, grey: np.ndarray, s: dict) -> np.ndarray:
+        """Pixels of objects moving too slowly to leave the background model: dense optical flow (DIS) between
+        the frame slow_lag_frames ago, warped into this one's coordinates, and this frame."""
+        if len(s["history"]) < self.slow_lag_frames:
+            return np.zeros(grey.shape, bool)
+        h, w = grey.shape
+        old, to_now = s["history"][0]
+        aligned = cv2.warpAffine(old, to_now[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if s.get("dis") is None:
+            s["dis"] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        flow = s["dis"].calc(aligned, grey, None)
+        speed = cv2.magnitude(flow[..., 0], flow[..., 1])
+        return (speed > self.slow_min_px) & (s["age"] >= self.slow_lag_frames + 3)
+
+    def _blobs(self, fg: np.ndarray) -> Detections:
+        mask = fg.astype(np.uint8)
+        h, w = mask.shape
+        k = max(3, int(round(w / 80)) | 1)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        boxes, conf = [], []
+        for x, y, bw, bh, area in stats[1:n]:
+            if area < self.min_area_frac * w * h:
+                continue
+            boxes.append((x / w, y / h, (x + bw) / w, (y + bh) / h))
+            conf.append(0.5 + 0.5 * area / float(bw * bh))  # a solid blob is more object-like than a scatter
+        if not boxes:
+            return Detections.empty()
+        return Detections(np.asarray(boxes, dtype=np.float64), np.asarray(conf), np.zeros(len(boxes), dtype=np.int64))
