@@ -38,10 +38,15 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
-def global_motion(previous_grey: np.ndarray, grey: np.ndarray, *, max_corners: int = 300) -> np.ndarray | None:
-    """2x3 similarity transform taking pixels of `previous_grey` to `grey`, or None when it cannot be estimated."""
+def global_motion(previous_grey: np.ndarray, grey: np.ndarray, *, mask: np.ndarray | None = None, max_corners: int = 300) -> np.ndarray | None:
+    """2x3 similarity transform taking pixels of `previous_grey` to `grey`, or None when it cannot be estimated.
+
+    mask: where corners may be taken (the previous frame's background). The RANSAC inliers must spread over a
+    quarter of the frame at least: corners that all sit on one object (a flat or smooth background) would
+    otherwise make the object's motion the camera's.
+    """
     h, w = grey.shape
-    corners = cv2.goodFeaturesToTrack(previous_grey, maxCorners=max_corners, qualityLevel=0.005, minDistance=max(4, w // 60), blockSize=7)
+    corners = cv2.goodFeaturesToTrack(previous_grey, maxCorners=max_corners, qualityLevel=0.005, minDistance=max(4, w // 60), blockSize=7, mask=mask)
     if corners is None or len(corners) < 12:
         return None
     moved, status, _ = cv2.calcOpticalFlowPyrLK(previous_grey, grey, corners, None, winSize=(21, 21), maxLevel=3)
@@ -50,6 +55,10 @@ def global_motion(previous_grey: np.ndarray, grey: np.ndarray, *, max_corners: i
         return None
     m, inliers = cv2.estimateAffinePartial2D(corners[ok], moved[ok], method=cv2.RANSAC, ransacReprojThreshold=1.0, maxIters=500, confidence=0.995)
     if m is None or inliers is None or inliers.sum() < max(10, 0.25 * ok.sum()):
+        return None
+    kept = corners[ok][inliers.ravel() == 1].reshape(-1, 2)
+    spread = np.ptp(kept, axis=0)
+    if spread[0] * spread[1] < 0.25 * w * h:
         return None
     return m
 
@@ -75,6 +84,7 @@ class MotionDetector:
     min_difference: float = 18.0  # ... and above this many grey levels (compression, grain)
     slow_lag_frames: int = 10  # slow objects: dense optical flow between this frame and the one this many before ...
     slow_min_px: float = 3.5  # ... (camera motion removed) above this many pixels is an object moving
+    slow_max_px: float = 25.0  # faster objects are left to the background model (their flow over 1 s is unreliable)
     ghost_frames: int = 10  # foreground unchanged this many analysed frames (1 s at 10 fps) is a wrong background
     min_area_frac: float = 0.002  # smallest blob, as a fraction of the frame area
     max_foreground_frac: float = 0.5  # above this the model is primed again
@@ -87,7 +97,7 @@ class MotionDetector:
             "detector": self.name, "version": 2, "input_width": self.input_width, "warmup_frames": self.warmup_frames,
             "learning_rate": self.learning_rate, "threshold_sigmas": self.threshold_sigmas,
             "min_difference": self.min_difference, "ghost_frames": self.ghost_frames,
-            "slow_lag_frames": self.slow_lag_frames, "slow_min_px": self.slow_min_px,
+            "slow_lag_frames": self.slow_lag_frames, "slow_min_px": self.slow_min_px, "slow_max_px": self.slow_max_px,
             "min_area_frac": self.min_area_frac, "max_foreground_frac": self.max_foreground_frac,
         }
 
@@ -101,11 +111,12 @@ class MotionDetector:
         h, w = greys[0].shape
         # Each frame warped into the first frame's coordinates (transforms chained frame to frame).
         to_first = np.eye(3)
-        aligned, covered = [frames[0]], [np.ones((h, w), np.float32)]
+        aligned, covered, chain = [frames[0]], [np.ones((h, w), np.float32)], [to_first]
         for k in range(1, len(frames)):
             m = global_motion(greys[k - 1], greys[k])
             step = np.vstack([m if m is not None else np.eye(2, 3), [0, 0, 1]])
             to_first = to_first @ np.linalg.inv(step)  # pixels of frame k -> frame 0
+            chain.append(to_first)
             aligned.append(cv2.warpAffine(frames[k], to_first[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
             covered.append(cv2.warpAffine(np.ones((h, w), np.float32), to_first[:2], (w, h), flags=cv2.INTER_NEAREST, borderValue=0))
         stack = np.stack(aligned)
@@ -121,6 +132,10 @@ class MotionDetector:
             "grey": greys[0],
             "anchor": frames[0].copy(),
             "history": [],
+            # The primed frames with their transforms into frame 0: until a shot has slow_lag_frames behind the
+            # current frame, the slow-motion test looks that far ahead instead (these are its first frames).
+            "ahead": list(zip(greys, chain)),
+            "index": 0,
         }
 
     def _prime_from(self, frame: np.ndarray, grey: np.ndarray) -> None:
@@ -139,7 +154,7 @@ class MotionDetector:
             return Detections.empty()
         s = self._state
         h, w = grey.shape
-        m = global_motion(s["grey"], grey)
+        m = global_motion(s["grey"], grey, mask=s.get("background_mask"))
         if m is None:
             m = np.eye(2, 3)
         warp = dict(dsize=(w, h), borderMode=cv2.BORDER_CONSTANT)
@@ -181,21 +196,50 @@ class MotionDetector:
         s["stable"][ghost] = 0.0
         s["age"] = s["age"] + 1.0
         s["grey"] = grey
+        s["index"] = s.get("index", 0) + 1
+        s["background_mask"] = (cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0).astype(np.uint8)
         return self._blobs(fg & ~ghost)
 
     def _slow_motion(self, grey: np.ndarray, s: dict) -> np.ndarray:
         """Pixels of objects moving too slowly to leave the background model: dense optical flow (DIS) between
         the frame slow_lag_frames ago, warped into this one's coordinates, and this frame."""
-        if len(s["history"]) < self.slow_lag_frames:
-            return np.zeros(grey.shape, bool)
         h, w = grey.shape
-        old, to_now = s["history"][0]
+        index, ahead = s.get("index", 0), s.get("ahead", [])
+        if len(s["history"]) >= self.slow_lag_frames:
+            old, to_now = s["history"][0]
+        elif index + self.slow_lag_frames < len(ahead):
+            old, to_first = ahead[index + self.slow_lag_frames]
+            to_now = np.linalg.inv(ahead[index][1]) @ to_first
+        else:
+            return np.zeros(grey.shape, bool)
         aligned = cv2.warpAffine(old, to_now[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if s.get("dis") is None:
             s["dis"] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-        flow = s["dis"].calc(aligned, grey, None)
+        # Flow from this frame back to the old one: each pixel of this frame, where it was then.
+        flow = s["dis"].calc(grey, aligned, None)
         speed = cv2.magnitude(flow[..., 0], flow[..., 1])
-        return (speed > self.slow_min_px) & (s["age"] >= self.slow_lag_frames + 3)
+        # Only where the flow is a real match (the old frame at the flow's end looks like this pixel): where an
+        # object was or has just arrived there is no match, and a fast object is the background model's job.
+        if s.get("grid") is None or s["grid"].shape[:2] != (h, w):
+            s["grid"] = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+        back = cv2.GaussianBlur(cv2.remap(aligned, s["grid"] + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), (5, 5), 0)
+        now, then = cv2.GaussianBlur(grey, (5, 5), 0), cv2.GaussianBlur(aligned, (5, 5), 0)
+        # ... and where standing still does not explain the pixel (a smooth or flat picture lets the flow wander).
+        matched = cv2.absdiff(back, now) < self.min_difference * 0.5
+        changed = cv2.absdiff(then, now) > self.min_difference
+        known = s["age"] >= (3 if index < self.slow_lag_frames else self.slow_lag_frames + 3)
+        moving = (speed > self.slow_min_px) & (speed < self.slow_max_px) & matched & known
+        seeds = moving & changed
+        # A moving region counts where enough of it is such evidence: the flow fills in an object's flat
+        # interior from its edges, but it also wanders over a smooth background, where there is no evidence.
+        n, labels = cv2.connectedComponents(moving.astype(np.uint8), connectivity=8)
+        if n <= 1:
+            return moving
+        area = np.bincount(labels.ravel(), minlength=n)
+        evidence = np.bincount(labels.ravel(), weights=seeds.ravel().astype(np.float64), minlength=n)
+        keep = (evidence >= 20) & (evidence >= 0.1 * area)
+        keep[0] = False
+        return keep[labels]
 
     def _blobs(self, fg: np.ndarray) -> Detections:
         mask = fg.astype(np.uint8)
