@@ -73,6 +73,12 @@ def _min_shifted_difference(frame: np.ndarray, background: np.ndarray) -> np.nda
     return cv2.max(cv2.max(d[:, 0], d[:, 1]), d[:, 2]).reshape(frame.shape[:2])
 
 
+def _strip(fraction_unknown: np.ndarray) -> int:
+    """How many leading rows/columns are mostly unknown (the camera has just brought them into view)."""
+    inside = np.flatnonzero(fraction_unknown <= 0.5)
+    return int(inside[0]) if inside.size else fraction_unknown.size
+
+
 @dataclass
 class MotionDetector:
     """Moving blobs against a motion-compensated background model (see the module's docstring)."""
@@ -198,7 +204,7 @@ class MotionDetector:
         s["grey"] = grey
         s["index"] = s.get("index", 0) + 1
         s["background_mask"] = (cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0).astype(np.uint8)
-        return self._blobs(fg & ~ghost)
+        return self._blobs(fg & ~ghost, unknown=s["age"] < self.ghost_frames)
 
     def _slow_motion(self, grey: np.ndarray, s: dict) -> np.ndarray:
         """Pixels of objects moving too slowly to leave the background model: dense optical flow (DIS) between
@@ -241,18 +247,25 @@ class MotionDetector:
         keep[0] = False
         return keep[labels]
 
-    def _blobs(self, fg: np.ndarray) -> Detections:
+    def _blobs(self, fg: np.ndarray, unknown: np.ndarray) -> Detections:
         mask = fg.astype(np.uint8)
         h, w = mask.shape
         k = max(3, int(round(w / 80)) | 1)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        # The strips along the frame edges the camera has only just brought into view (no background yet): a
+        # blob reaching one goes on to the frame edge, as one cut by the frame would.
+        left, right = _strip(unknown.mean(axis=0)), _strip(unknown.mean(axis=0)[::-1])
+        top, bottom = _strip(unknown.mean(axis=1)), _strip(unknown.mean(axis=1)[::-1])
         boxes, conf = [], []
         for x, y, bw, bh, area in stats[1:n]:
             if area < self.min_area_frac * w * h:
                 continue
-            boxes.append((x / w, y / h, (x + bw) / w, (y + bh) / h))
+            x1, y1, x2, y2 = x, y, x + bw, y + bh
+            x1, y1 = (0 if x1 <= left + 2 else x1), (0 if y1 <= top + 2 else y1)
+            x2, y2 = (w if x2 >= w - right - 2 else x2), (h if y2 >= h - bottom - 2 else y2)
+            boxes.append((x1 / w, y1 / h, x2 / w, y2 / h))
             conf.append(0.5 + 0.5 * area / float(bw * bh))  # a solid blob is more object-like than a scatter
         if not boxes:
             return Detections.empty()
