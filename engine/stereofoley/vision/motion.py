@@ -224,14 +224,18 @@ class MotionDetector:
         # Flow from this frame back to the old one: each pixel of this frame, where it was then.
         flow = s["dis"].calc(grey, aligned, None)
         speed = cv2.magnitude(flow[..., 0], flow[..., 1])
-        # Only where the flow is a real match (the old frame at the flow's end looks like this pixel): where an
-        # object was or has just arrived there is no match, and a fast object is the background model's job.
         if s.get("grid") is None or s["grid"].shape[:2] != (h, w):
             s["grid"] = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
-        back = cv2.GaussianBlur(cv2.remap(aligned, s["grid"] + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), (5, 5), 0)
-        now, then = cv2.GaussianBlur(grey, (5, 5), 0), cv2.GaussianBlur(aligned, (5, 5), 0)
+        # Only where the flow is a real match: the flow from the old frame, read where this one's ends, must
+        # bring the pixel back (forward-backward consistency). Where an object was, or has just arrived, there is
+        # no such match; a fast object is the background model's job.
+        forward = s["dis"].calc(aligned, grey, None)
+        ends = s["grid"] + flow
+        returned = cv2.remap(forward, ends, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        loop = cv2.magnitude(flow[..., 0] + returned[..., 0], flow[..., 1] + returned[..., 1])
+        matched = loop < 1.0
         # ... and where standing still does not explain the pixel (a smooth or flat picture lets the flow wander).
-        matched = cv2.absdiff(back, now) < self.min_difference * 0.5
+        now, then = cv2.GaussianBlur(grey, (5, 5), 0), cv2.GaussianBlur(aligned, (5, 5), 0)
         changed = cv2.absdiff(then, now) > self.min_difference
         known = s["age"] >= (3 if index < self.slow_lag_frames else self.slow_lag_frames + 3)
         moving = (speed > self.slow_min_px) & (speed < self.slow_max_px) & matched & known
