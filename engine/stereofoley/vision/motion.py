@@ -93,7 +93,9 @@ class MotionDetector:
     slow_max_px: float = 25.0  # faster objects are left to the background model (their flow over 1 s is unreliable)
     ghost_frames: int = 10  # foreground unchanged this many analysed frames (1 s at 10 fps) is a wrong background
     min_area_frac: float = 0.002  # smallest blob, as a fraction of the frame area
+    min_side_frac: float = 0.03  # narrower blobs (of the width) are slivers: an object's edge says little of where it is
     max_foreground_frac: float = 0.5  # above this the model is primed again
+    canvas_margin_frac: float = 0.1  # the model reaches this far (of the width) around the frame: shake in and out
     name: str = "motion"
     class_names: Mapping[int, str] = field(default_factory=lambda: {0: MOTION_CLASS})
     _state: dict | None = field(default=None, repr=False)
@@ -104,7 +106,8 @@ class MotionDetector:
             "learning_rate": self.learning_rate, "threshold_sigmas": self.threshold_sigmas,
             "min_difference": self.min_difference, "ghost_frames": self.ghost_frames,
             "slow_lag_frames": self.slow_lag_frames, "slow_min_px": self.slow_min_px, "slow_max_px": self.slow_max_px,
-            "min_area_frac": self.min_area_frac, "max_foreground_frac": self.max_foreground_frac,
+            "min_area_frac": self.min_area_frac, "min_side_frac": self.min_side_frac, "max_foreground_frac": self.max_foreground_frac,
+            "canvas_margin_frac": self.canvas_margin_frac,
         }
 
     # -------------------------------------------------------------------------------------------- priming
@@ -115,28 +118,36 @@ class MotionDetector:
         frames = [cv2.GaussianBlur(im, (5, 5), 0).astype(np.float32) for im in images]
         greys = [_grey(im) for im in images]
         h, w = greys[0].shape
-        # Each frame warped into the first frame's coordinates (transforms chained frame to frame).
+        margin = self._margin(w)
+        size = (w + 2 * margin, h + 2 * margin)
+        # Each frame warped onto the canvas of the first frame (transforms chained frame to frame).
         to_first = np.eye(3)
-        aligned, covered, chain = [frames[0]], [np.ones((h, w), np.float32)], [to_first]
-        for k in range(1, len(frames)):
-            m = global_motion(greys[k - 1], greys[k])
-            step = np.vstack([m if m is not None else np.eye(2, 3), [0, 0, 1]])
-            to_first = to_first @ np.linalg.inv(step)  # pixels of frame k -> frame 0
+        to_canvas = np.array([[1.0, 0, margin], [0, 1.0, margin], [0, 0, 1]])
+        chain, aligned, covered = [], [], []
+        for k in range(len(frames)):
+            if k:
+                m = global_motion(greys[k - 1], greys[k])
+                step = np.vstack([m if m is not None else np.eye(2, 3), [0, 0, 1]])
+                to_first = to_first @ np.linalg.inv(step)  # pixels of frame k -> frame 0
             chain.append(to_first)
-            aligned.append(cv2.warpAffine(frames[k], to_first[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-            covered.append(cv2.warpAffine(np.ones((h, w), np.float32), to_first[:2], (w, h), flags=cv2.INTER_NEAREST, borderValue=0))
+            t = (to_canvas @ to_first)[:2]
+            aligned.append(cv2.warpAffine(frames[k], t, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+            covered.append(cv2.warpAffine(np.ones((h, w), np.uint8), t, size, flags=cv2.INTER_NEAREST, borderValue=0))
         stack = np.stack(aligned)
-        seen = np.stack(covered) > 0.5
-        stack = np.where(seen[..., None], stack, np.nan)
+        seen = np.stack(covered) > 0
+        stack[~seen] = np.nan
+        never = ~seen.any(axis=0)
+        stack[:, never] = 0.0
         median = np.nanmedian(stack, axis=0)
         spread = 1.4826 * np.nanmedian(np.abs(stack - median[None]).max(axis=3), axis=0)
         self._state = {
+            "margin": margin,
             "background": median.astype(np.float32),
             "variance": np.maximum(spread, 3.0).astype(np.float32) ** 2,
-            "age": np.full((h, w), 1000.0, np.float32),
-            "stable": np.zeros((h, w), np.float32),
+            "age": np.where(never, 0.0, 1000.0).astype(np.float32),
+            "stable": np.zeros(never.shape, np.float32),
+            "anchor": aligned[0].copy(),
             "grey": greys[0],
-            "anchor": frames[0].copy(),
             "history": [],
             # The primed frames with their transforms into frame 0: until a shot has slow_lag_frames behind the
             # current frame, the slow-motion test looks that far ahead instead (these are its first frames).
@@ -144,43 +155,53 @@ class MotionDetector:
             "index": 0,
         }
 
+    def _margin(self, width: int) -> int:
+        return int(round(self.canvas_margin_frac * width))
+
     def _prime_from(self, frame: np.ndarray, grey: np.ndarray) -> None:
         h, w = grey.shape
+        margin = self._margin(w)
+        canvas = cv2.copyMakeBorder(frame, margin, margin, margin, margin, cv2.BORDER_REPLICATE)
+        age = np.zeros(canvas.shape[:2], np.float32)
         self._state = {
-            "background": frame.copy(), "variance": np.full((h, w), 100.0, np.float32), "age": np.zeros((h, w), np.float32),
-            "stable": np.zeros((h, w), np.float32), "grey": grey, "anchor": frame.copy(), "history": [],
+            "margin": margin, "background": canvas, "variance": np.full(age.shape, 100.0, np.float32), "age": age,
+            "stable": np.zeros(age.shape, np.float32), "anchor": canvas.copy(), "grey": grey, "history": [],
         }
 
     # ------------------------------------------------------------------------------------------- per frame
     def detect(self, image: np.ndarray) -> Detections:
         frame = cv2.GaussianBlur(image, (5, 5), 0).astype(np.float32)
         grey = _grey(image)
-        if self._state is None or self._state["background"].shape[:2] != grey.shape:
+        if self._state is None or self._state["grey"].shape != grey.shape:
             self._prime_from(frame, grey)
             return Detections.empty()
         s = self._state
         h, w = grey.shape
+        mg = s["margin"]
         m = global_motion(s["grey"], grey, mask=s.get("background_mask"))
         if m is None:
             m = np.eye(2, 3)
-        warp = dict(dsize=(w, h), borderMode=cv2.BORDER_CONSTANT)
         if not np.allclose(m, np.eye(2, 3), atol=1e-3):
-            s["background"] = cv2.warpAffine(s["background"], m, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE, dsize=(w, h))
-            s["variance"] = cv2.warpAffine(s["variance"], m, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE, dsize=(w, h))
-            s["age"] = cv2.warpAffine(s["age"], m, flags=cv2.INTER_NEAREST, borderValue=0, **warp)
-            s["stable"] = cv2.warpAffine(s["stable"], m, flags=cv2.INTER_NEAREST, borderValue=0, **warp)
-            s["anchor"] = cv2.warpAffine(s["anchor"], m, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE, dsize=(w, h))
+            # The same motion on the canvas (frame pixels offset by the margin).
+            mc = m.copy()
+            mc[:, 2] += mg - m[:, :2] @ np.array([mg, mg])
+            size = s["age"].shape[::-1]
+            for key, flags in (("background", cv2.INTER_LINEAR), ("variance", cv2.INTER_LINEAR), ("anchor", cv2.INTER_LINEAR)):
+                s[key] = cv2.warpAffine(s[key], mc, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            for key in ("age", "stable"):
+                s[key] = cv2.warpAffine(s[key], mc, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        view = lambda key: s[key][mg:mg + h, mg:mg + w]  # noqa: E731  (the frame's part of the canvas)
+        background, variance, age, stable, anchor = (view(k) for k in ("background", "variance", "age", "stable", "anchor"))
         # Each earlier grey frame kept with the transform taking it into this frame.
         step = np.vstack([m, [0, 0, 1]])
         s["history"] = [(g, step @ t) for g, t in s["history"]][-(self.slow_lag_frames - 1):] + [(s["grey"], step)]
-        new = s["age"] < 1.0  # just brought into view: the background there is this frame
-        s["background"][new] = frame[new]
-        s["variance"][new] = 100.0
+        new = age < 1.0  # never seen before: the background there is this frame
+        background[new] = frame[new]
+        variance[new] = 100.0
 
-        diff = _min_shifted_difference(frame, s["background"])
-        sigma = np.sqrt(s["variance"])
-        fg = (diff > np.maximum(self.threshold_sigmas * sigma, self.min_difference)) & (s["age"] >= 3.0)
-        fg |= self._slow_motion(grey, s)
+        diff = _min_shifted_difference(frame, background)
+        fg = (diff > np.maximum(self.threshold_sigmas * np.sqrt(variance), self.min_difference)) & (age >= 3.0)
+        fg |= self._slow_motion(grey, s, age)
         if fg.mean() > self.max_foreground_frac:
             self._prime_from(frame, grey)
             return Detections.empty()
@@ -188,25 +209,25 @@ class MotionDetector:
         # Learning: background pixels at the learning rate; foreground unchanged for ghost_frames becomes background.
         # "Unchanged" is against the colour a pixel had when it last changed (its anchor), not the previous
         # frame: a slow object changes a pixel by little per frame, but by a lot over ghost_frames.
-        changed = _min_shifted_difference(frame, s["anchor"]) > self.min_difference * 0.5
-        s["stable"] = np.where(fg & ~changed, s["stable"] + 1.0, 0.0).astype(np.float32)
-        s["anchor"][changed] = frame[changed]
-        ghost = s["stable"] >= self.ghost_frames
+        changed = _min_shifted_difference(frame, anchor) > self.min_difference * 0.5
+        stable[...] = np.where(fg & ~changed, stable + 1.0, 0.0)
+        anchor[changed] = frame[changed]
+        ghost = stable >= self.ghost_frames
         a = self.learning_rate
         bg = ~fg
-        err = frame - s["background"]
-        s["background"][bg] += a * err[bg]
-        s["variance"][bg] = (1 - a) * s["variance"][bg] + a * np.minimum(err[bg].max(axis=1) ** 2, 4 * s["variance"][bg] + 100.0)
-        s["variance"] = np.maximum(s["variance"], 9.0)
-        s["background"][ghost] = frame[ghost]
-        s["stable"][ghost] = 0.0
-        s["age"] = s["age"] + 1.0
+        err = frame - background
+        background[bg] += a * err[bg]
+        variance[bg] = (1 - a) * variance[bg] + a * np.minimum(err[bg].max(axis=1) ** 2, 4 * variance[bg] + 100.0)
+        np.maximum(variance, 9.0, out=variance)
+        background[ghost] = frame[ghost]
+        stable[ghost] = 0.0
+        age += 1.0
         s["grey"] = grey
         s["index"] = s.get("index", 0) + 1
         s["background_mask"] = (cv2.dilate(fg.astype(np.uint8), np.ones((9, 9), np.uint8)) == 0).astype(np.uint8)
-        return self._blobs(fg & ~ghost, unknown=s["age"] < self.ghost_frames)
+        return self._blobs(fg & ~ghost, unknown=age < self.ghost_frames)
 
-    def _slow_motion(self, grey: np.ndarray, s: dict) -> np.ndarray:
+    def _slow_motion(self, grey: np.ndarray, s: dict, age: np.ndarray) -> np.ndarray:
         """Pixels of objects moving too slowly to leave the background model: dense optical flow (DIS) between
         the frame slow_lag_frames ago, warped into this one's coordinates, and this frame."""
         h, w = grey.shape
@@ -237,7 +258,7 @@ class MotionDetector:
         # ... and where standing still does not explain the pixel (a smooth or flat picture lets the flow wander).
         now, then = cv2.GaussianBlur(grey, (5, 5), 0), cv2.GaussianBlur(aligned, (5, 5), 0)
         changed = cv2.absdiff(then, now) > self.min_difference
-        known = s["age"] >= (3 if index < self.slow_lag_frames else self.slow_lag_frames + 3)
+        known = age >= (3 if index < self.slow_lag_frames else self.slow_lag_frames + 3)
         moving = (speed > self.slow_min_px) & (speed < self.slow_max_px) & matched & known
         seeds = moving & changed
         # A moving region counts where enough of it is such evidence: the flow fills in an object's flat
@@ -264,7 +285,7 @@ class MotionDetector:
         top, bottom = _strip(unknown.mean(axis=1)), _strip(unknown.mean(axis=1)[::-1])
         boxes, conf = [], []
         for x, y, bw, bh, area in stats[1:n]:
-            if area < self.min_area_frac * w * h:
+            if area < self.min_area_frac * w * h or min(bw, bh) < self.min_side_frac * w:
                 continue
             x1, y1, x2, y2 = x, y, x + bw, y + bh
             x1, y1 = (0 if x1 <= left + 2 else x1), (0 if y1 <= top + 2 else y1)
