@@ -2,26 +2,35 @@
 
 Per analysed frame:
 
-1. **Global motion.** Corners of the previous frame followed by pyramidal Lucas-Kanade into this one give a
-   similarity transform (shift, roll, zoom) by RANSAC, so the objects moving through the picture do not bend it.
-   With too few corners (a flat picture) the camera is taken as still.
-2. **Compensation.** The background model (colour, per-pixel spread, age) is warped by that transform into this
-   frame's coordinates. Pixels the camera has only just brought into view are taken from this frame and do not
-   count as foreground until they have been seen for a while.
-3. **Foreground.** A pixel is foreground when its colour differs from the background at every position within
+1. **Global motion.** Corners of the previous frame's background followed by pyramidal Lucas-Kanade into this
+   frame give a similarity transform (shift, roll, zoom) by RANSAC, so the objects moving through the picture
+   do not bend it. With too few corners, or inliers that cover less than a quarter of the frame (a flat or
+   smooth background where the corners all sit on one object), the camera is taken as still.
+2. **Compensation.** The background model (colour, per-pixel spread, age) lives on a canvas a little larger than
+   the frame (`canvas_margin_frac`) and is warped by that transform into this frame's coordinates, so what the
+   shake takes out of view keeps its model for when it comes back. Pixels never seen before take this frame's
+   colour and are not foreground until seen three times; a blob that reaches the strip of such pixels along a
+   frame edge goes on to the edge (as an object cut by the frame does).
+3. **Foreground.** A pixel is foreground when its colour lies outside the range the background spans within
    ±1 px (so a sharp static edge that registration misses by a pixel, a pole, stays background) by more than
-   `threshold_sigmas` times its own spread. The spread is learnt per pixel (swaying grass, shimmering water get a
-   wide one), so texture flicker is not foreground.
-4. **Background update without ghosts.** Background pixels follow the picture at `learning_rate`. Foreground
-   pixels are never learnt, except where the picture has not changed at all for `ghost_frames` analysed frames: there the
-   background was wrong (what an object left behind, or an object that stood still while the model was
-   primed), and it takes this frame's colours at once.
-5. **Blobs.** Morphology, connected components, a minimum area; the confidence grows with how solid the blob is.
+   `threshold_sigmas` times its own spread and `min_difference` grey levels. The spread is learnt per pixel
+   (swaying grass and shimmering water get a wide one), so texture flicker is not foreground.
+4. **Slow objects.** An object that hardly moves is in the background model from priming (a median cannot tell
+   it from the scene). Dense optical flow (DIS) between this frame and the one `slow_lag_frames` before (camera
+   motion removed; at a shot's start, the one that far ahead) finds it: pixels that moved more than
+   `slow_min_px` and whose forward and backward flow agree, in regions with enough pixels that really changed
+   (the flow wanders over smooth backgrounds, and over what an object uncovers or covers).
+5. **Background update without ghosts.** Background pixels follow the picture at `learning_rate`. Foreground
+   pixels are not learnt, except where the picture has not changed for `ghost_frames` analysed frames: there the
+   background was wrong (what a slow object left behind, or one that stood still while the model was primed)
+   and it takes this frame's colours at once.
+6. **Blobs.** Morphology, connected components, a minimum area and side; the confidence grows with how solid the
+   blob is.
 
-A shot is primed with the per-pixel median (and spread) of its first `warmup_frames` frames, each first warped
-into the first frame's coordinates, so a camera that moves during them does not smear it; an object passing
-during them is out of the median, and one that stays is removed by rule 4 once it moves. When most of the frame
-is foreground (global motion lost, a flash) the model is primed again from this frame.
+A shot is primed with the per-pixel median (and spread) of its first `warmup_frames` frames, each warped onto the
+first frame's canvas, so a camera that moves during them does not smear it and objects passing during them are
+out of it. When most of the frame is foreground (global motion lost, a flash) the model is primed again from
+that frame (rule 5 removes what it holds of the objects then in view). bench/bench_motion.py measures all of it.
 """
 
 from __future__ import annotations
