@@ -82,6 +82,19 @@ def _min_shifted_difference(frame: np.ndarray, background: np.ndarray) -> np.nda
     return cv2.max(cv2.max(d[:, 0], d[:, 1]), d[:, 2]).reshape(frame.shape[:2])
 
 
+def _median_where(stack: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of `stack` counting only entries where `seen` ((n, h, w)) holds; 0 where none does.
+    (np.nanmedian gives the same, ten times slower.)"""
+    mask = seen.reshape(seen.shape + (1,) * (stack.ndim - seen.ndim))
+    ordered = np.sort(np.where(mask, stack, np.inf), axis=0)
+    n = np.broadcast_to(mask.sum(axis=0, keepdims=True), (1,) + stack.shape[1:])
+    last = stack.shape[0] - 1
+    lo = np.take_along_axis(ordered, np.clip((n - 1) // 2, 0, last), 0)[0]
+    hi = np.take_along_axis(ordered, np.clip(n // 2, 0, last), 0)[0]
+    median = np.where(n[0] % 2 == 1, lo, (lo + hi) / 2.0)
+    return np.where(n[0] > 0, median, 0.0).astype(np.float32)
+
+
 def _strip(fraction_unknown: np.ndarray) -> int:
     """How many leading rows/columns are mostly unknown (the camera has just brought them into view)."""
     inside = np.flatnonzero(fraction_unknown <= 0.5)
@@ -144,11 +157,9 @@ class MotionDetector:
             covered.append(cv2.warpAffine(np.ones((h, w), np.uint8), t, size, flags=cv2.INTER_NEAREST, borderValue=0))
         stack = np.stack(aligned)
         seen = np.stack(covered) > 0
-        stack[~seen] = np.nan
         never = ~seen.any(axis=0)
-        stack[:, never] = 0.0
-        median = np.nanmedian(stack, axis=0)
-        spread = 1.4826 * np.nanmedian(np.abs(stack - median[None]).max(axis=3), axis=0)
+        median = _median_where(stack, seen)
+        spread = 1.4826 * _median_where(np.abs(stack - median[None]).max(axis=3), seen)
         self._state = {
             "margin": margin,
             "background": median.astype(np.float32),
