@@ -29,8 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "vision"))
 
-from stereofoley import synthetic  # noqa: E402
-from stereofoley.scene import select_objects  # noqa: E402
+from stereofoley.evaluation import synthetic  # noqa: E402
+from stereofoley.vision.scene import select_objects  # noqa: E402
 from stereofoley.vision import analyze_video  # noqa: E402
 from stereofoley.vision.detections import MOTION_CLASS, Detections  # noqa: E402
 from stereofoley.vision.motion import MotionDetector  # noqa: E402

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from vision_scoring import score
 
-from stereofoley import synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.vision.motion import global_motion
 
 MAX_MEAN_ERROR = 0.02  # the target, fraction of the frame width
