@@ -163,15 +163,37 @@ def bikes_figures() -> dict[str, float]:
     return seconds
 
 
+def detector_alone(path: Path) -> dict[str, float]:
+    """Milliseconds per frame of start_shot + detect alone, on frames decoded beforehand (best of 3)."""
+    from stereofoley.vision.decode import iter_frames, probe
+
+    frames = [f.image for f in iter_frames(path, start_s=0.0, end_s=probe(path).duration_s, analysis_fps=10.0, max_width=320)]
+    ms = {}
+    for label, make in DETECTORS.items():
+        runs = []
+        for _ in range(3):
+            detector = make()
+            t0 = time.perf_counter()
+            detector.start_shot(frames[: detector.warmup_frames])
+            for image in frames:
+                detector.detect(image)
+            runs.append((time.perf_counter() - t0) / len(frames) * 1000.0)
+        ms[label] = min(runs)
+    return ms
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seconds = scene_figures(Path(tmp))
+        alone = detector_alone(Path(tmp) / "handheld_pass.mp4")
     bikes = bikes_figures()
     print("\nanalysis wall time (one run, both detectors on the same videos):")
     for label in DETECTORS:
         print(f"  {label:16}: generated scenes {seconds[label]:6.2f} s" + (f", bikes.mp4 {bikes[label]:5.2f} s" if bikes else ""))
     old, new = DETECTORS
     print(f"  compensated / previous: {seconds[new] / seconds[old]:.2f}x on the scenes" + (f", {bikes[new] / bikes[old]:.2f}x on bikes.mp4" if bikes else ""))
+    print("detector alone (handheld_pass, 320x180, priming included, best of 3): "
+          + ", ".join(f"{label} {v:.1f} ms/frame" for label, v in alone.items()) + f"; ratio {alone[new] / alone[old]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -216,8 +216,9 @@ class MotionDetector:
         step = np.vstack([m, [0, 0, 1]])
         s["history"] = [(g, step @ t) for g, t in s["history"]][-(self.slow_lag_frames - 1):] + [(s["grey"], step)]
         new = age < 1.0  # never seen before: the background there is this frame
-        background[new] = frame[new]
-        variance[new] = 100.0
+        if new.any():
+            np.copyto(background, frame, where=new[..., None])
+            variance[new] = 100.0
 
         diff = _min_shifted_difference(frame, background)
         fg = (diff > np.maximum(self.threshold_sigmas * np.sqrt(variance), self.min_difference)) & (age >= 3.0)
@@ -231,15 +232,17 @@ class MotionDetector:
         # frame: a slow object changes a pixel by little per frame, but by a lot over ghost_frames.
         changed = _min_shifted_difference(frame, anchor) > self.min_difference * 0.5
         stable[...] = np.where(fg & ~changed, stable + 1.0, 0.0)
-        anchor[changed] = frame[changed]
+        np.copyto(anchor, frame, where=changed[..., None])
         ghost = stable >= self.ghost_frames
         a = self.learning_rate
         bg = ~fg
         err = frame - background
-        background[bg] += a * err[bg]
-        variance[bg] = (1 - a) * variance[bg] + a * np.minimum(err[bg].max(axis=1) ** 2, 4 * variance[bg] + 100.0)
+        background += (a * bg)[..., None].astype(np.float32) * err
+        e = np.abs(err).reshape(-1, 3)
+        e2 = cv2.max(cv2.max(e[:, 0], e[:, 1]), e[:, 2]).reshape(bg.shape) ** 2
+        np.copyto(variance, (1 - a) * variance + a * np.minimum(e2, 4 * variance + 100.0), where=bg)
         np.maximum(variance, 9.0, out=variance)
-        background[ghost] = frame[ghost]
+        np.copyto(background, frame, where=ghost[..., None])
         stable[ghost] = 0.0
         age += 1.0
         s["grey"] = grey
