@@ -27,6 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--at", type=float, dest="record_start_s", help="timeline position in seconds for results that carry none")
     p.add_argument("--mix-only", action="store_true", help="only the mix track, no object tracks")
     p.add_argument("--osc", action="store_true", help="activate Ardour's OSC control surface in the session")
+    p.add_argument("--live", action="store_true", help="for the live preview: OSC on, automation written but Off, so the engine drives the strips")
     p.add_argument("--overwrite", action="store_true", help="replace an existing session file")
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.set_defaults(run=run)
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if not name or "/" in name or name.startswith("."):
         raise InvalidParameter(f"session name {name!r} is not a plain file name")
     clips = load_result(args.result, record_start_s=args.record_start_s)
-    session = session_from_results(name, clips, objects=not args.mix_only, osc=args.osc)
+    session = session_from_results(name, clips, objects=not args.mix_only, osc=args.osc, live=args.live)
     path = write_session(session, out, overwrite=args.overwrite)
     tracks = sorted({t.name for t in session.tracks})
     emit(args, {"ok": True, "session": str(path.resolve()), "clips": len(clips), "tracks": len(tracks)},

@@ -61,6 +61,7 @@ class Session:
     name: str
     tracks: tuple[SessionTrack, ...]
     osc: bool = False  # activate Ardour's OSC control surface (UDP 3819) when the session loads
+    live: bool = False  # automation written but left Off, so OSC (the live preview) drives pan and gain
     sample_rate_hz: int = SAMPLE_RATE_HZ
 
     @property
@@ -69,7 +70,7 @@ class Session:
 
 
 def session_from_results(name: str, clips: Sequence[ResultClip], *, objects: bool = True, mute_mix: bool | None = None,
-                         osc: bool = False) -> Session:
+                         osc: bool = False, live: bool = False) -> Session:
     """One "StereoFoley mix" stereo track with every clip's mix, then a track per clip object with a source.
     The mix is muted when object tracks are there (they reproduce it), unless mute_mix says otherwise."""
     if not clips:
@@ -90,7 +91,7 @@ def session_from_results(name: str, clips: Sequence[ResultClip], *, objects: boo
     for clip in clips:
         tracks.append(SessionTrack(name="StereoFoley mix", wav=clip.wav, channels=2, position_sample=clip.record_start_sample,
                                    length_samples=clip.samples, muted=mute))
-    return Session(name=name, tracks=tuple(tracks + object_tracks), osc=osc)
+    return Session(name=name, tracks=tuple(tracks + object_tracks), osc=osc or live, live=live)
 
 
 def _frames(path: Path) -> int:
@@ -229,9 +230,12 @@ def session_xml(session: Session, media_names: dict[Path, str]) -> str:
                                                                       "length": f"{_a(track.length_samples, rate)}@{_a(0, rate)}"}))
             ET.SubElement(playlist, "Region", dict(attrs, id=ids()))
         if first.channels == 1:
-            _automation(route, group, rate, ids)
+            _automation(route, group, rate, ids, "Off" if session.live else "Play")
     protocols = ET.SubElement(root, "ControlProtocols")
-    ET.SubElement(protocols, "Protocol", {"name": OSC_PROTOCOL, "active": "1" if session.osc else "0"})
+    # address-only="0": Ardour replies to the port a message came from (its default sends feedback to port 8000)
+    ET.SubElement(protocols, "Protocol", {"name": OSC_PROTOCOL, "active": "1" if session.osc else "0", "debugmode": "0",
+                                          "address-only": "0", "remote-port": "8000", "banksize": "0", "striptypes": "31",
+                                          "feedback": "0", "gainmode": "0", "send-page-size": "0", "plugin-page-size": "0"})
     tempo = ET.SubElement(root, "TempoMap", {"superclocks-per-second": str(SUPERCLOCK_PER_S)})
     ET.SubElement(ET.SubElement(tempo, "Tempos"), "Tempo", {
         "npm": "120", "enpm": "120", "note-type": "4", "type": "Tempo::Constant", "active": "1", "locked-to-meter": "0",
@@ -343,7 +347,7 @@ def _connect(master: ET.Element, name: str, master_in: list[str]) -> None:
         ET.SubElement(port, "Connection", {"other": f"{name}/audio_out {master_in.index(target) + 1}"})
 
 
-def _automation(route: ET.Element, group: list[SessionTrack], rate: int, ids: _Ids) -> None:
+def _automation(route: ET.Element, group: list[SessionTrack], rate: int, ids: _Ids, state: str) -> None:
     """Pan and gain AutomationLists (state Play) over every region of the route, in timeline samples."""
     pan_events, gain_events = [], []
     for track in group:
@@ -357,18 +361,18 @@ def _automation(route: ET.Element, group: list[SessionTrack], rate: int, ids: _I
     if pan_events:
         pan_auto = pannable.find("Automation")
         pan_auto.remove(pan_auto.find("AutomationList[@automation-id='pan-azimuth']"))
-        _events(pan_auto, "pan-azimuth", "Linear", pan_events, rate, ids())
+        _events(pan_auto, "pan-azimuth", "Linear", pan_events, rate, ids(), state)
         pannable.find("Controllable[@name='pan-azimuth']").set("value", f"{pan_events[0][1]:.9g}")
     if gain_events:
         amp = route.find("Processor[@type='amp']")
         amp.find("Automation").remove(amp.find("Automation/AutomationList"))
-        _events(amp.find("Automation"), "gain", "Exponential", gain_events, rate, ids())
+        _events(amp.find("Automation"), "gain", "Exponential", gain_events, rate, ids(), state)
 
 
-def _events(parent: ET.Element, automation_id: str, style: str, events: list[tuple[int, float]], rate: int, list_id: str) -> None:
+def _events(parent: ET.Element, automation_id: str, style: str, events: list[tuple[int, float]], rate: int, list_id: str, state: str) -> None:
     events = sorted(dict(events).items())  # one value per sample, in time order
     node = ET.SubElement(parent, "AutomationList", {"automation-id": automation_id, "id": list_id,
-                                                    "interpolation-style": style, "time-domain": "AudioTime", "state": "Play"})
+                                                    "interpolation-style": style, "time-domain": "AudioTime", "state": state})
     ET.SubElement(node, "events").text = "".join(f"{_a(s, rate)} {v:.9g}\n" for s, v in events)
 
 
