@@ -18,6 +18,7 @@ Mapping (checked against the real Ardour in tests/hosts/test_ardour.py):
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -104,9 +105,15 @@ def ardour_pan_position(pan: np.ndarray | float, law: str = "constant_power") ->
     """Ardour panner positions (0..1) whose right/left gain ratio equals the engine's at `pan` (-1..1)."""
     left, right = pan_gains(np.asarray(pan, dtype=np.float64), law)
     angle = np.arctan2(right, left)  # 0 (left) .. pi/2 (right), monotonic in pan
+    angles, positions = _ardour_angle_table()
+    return np.interp(angle, angles, positions)
+
+
+@functools.lru_cache(maxsize=1)
+def _ardour_angle_table() -> tuple[np.ndarray, np.ndarray]:
     p = np.linspace(0.0, 1.0, 20001)
     a_left, a_right = ardour_pan_gains(p)
-    return np.interp(angle, np.arctan2(a_right, a_left), p)
+    return np.arctan2(a_right, a_left), p
 
 
 def ardour_pan_gains(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import socket
+import struct
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -186,13 +187,33 @@ def iter_messages(datagram: bytes) -> list[tuple[str, list]]:
 
 
 class ArdourClock:
-    """Ardour's playhead over its OSC surface: registers for feedback, reads /position/samples and the
-    transport state, extrapolates between reports (preview.Playhead)."""
+    """Ardour's playhead over its OSC surface: registers for feedback, reads /position/samples (about 10 a
+    second, quantised to the audio engine's period) and the transport state. While rolling, the playhead is a
+    least-squares line through the last FIT_WINDOW_S of reports, so it follows Ardour's real rate (the dummy
+    backend ran 2-3 % slower than the wall clock here) and averages out the period quantisation; with fewer
+    reports it falls back to extrapolation at rate 1 (preview.Playhead)."""
+
+    FIT_WINDOW_S = 1.5
+    MIN_FIT_SPAN_S = 0.35
+    SEEK_S = 0.25
+    STALE_S = 0.5
 
     def __init__(self, target: Target, sock: socket.socket, sample_rate_hz: int = 48_000, clock=time.monotonic) -> None:
         self.target, self.sock, self.rate, self.clock = target, sock, sample_rate_hz, clock
         self.playhead = Playhead()
         self.reports = 0
+        self.history: list[tuple[float, float]] = []  # (clock s, position s) while rolling
+        self._fit: tuple[float, float, float] | None = None
+        self._last_report: tuple[float, float] | None = None
+        # Kernel receive times (SO_TIMESTAMP, wall clock) put on our clock: a busy machine that runs this loop late
+        # must not make Ardour's reports look late. Where the option is missing, the time we read them is used.
+        self._kernel_times = False
+        if clock is time.monotonic and hasattr(sock, "recvmsg"):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_TIMESTAMP", 29), 1)
+                self._kernel_times = True
+            except OSError:
+                pass
         self.register()
 
     def register(self) -> None:
@@ -202,25 +223,70 @@ class ArdourClock:
     def poll(self) -> None:
         while True:
             try:
-                data, _ = self.sock.recvfrom(65536)
+                if self._kernel_times:
+                    data, ancillary, _, _ = self.sock.recvmsg(65536, 64)
+                else:
+                    data, ancillary = self.sock.recvfrom(65536)[0], []
             except (BlockingIOError, socket.timeout):
                 return
             now = self.clock()
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == getattr(socket, "SCM_TIMESTAMP", 29) and len(payload) >= 16:
+                    sec, usec = struct.unpack("ll", payload[:16])
+                    now = min(now, sec + usec / 1e6 + (time.monotonic() - time.time()))
             for address, args in iter_messages(data):
                 if address == "/position/samples" and args:
                     try:
-                        samples = float(args[0])
+                        position_s = float(args[0]) / self.rate
                     except (TypeError, ValueError):
                         continue
                     self.reports += 1
-                    self.playhead.on_time(samples / self.rate, now)
+                    self.on_position(position_s, now)
                 elif address == "/transport_play" and args:
-                    self.playhead.on_play(float(args[0]) >= 0.5, now)
+                    self.on_play(float(args[0]) >= 0.5, now)
                 elif address == "/transport_stop" and args and float(args[0]) >= 0.5:
-                    self.playhead.on_play(False, now)
+                    self.on_play(False, now)
 
-    def at(self) -> float:
-        return self.playhead.at(self.clock())
+    def on_position(self, position_s: float, now: float) -> None:
+        last = self._last_report
+        self._last_report = (now, position_s)
+        if not self.playhead.playing and last is not None and position_s > last[1] and now - last[0] < self.STALE_S:
+            self.on_play(True, last[0])  # rolling, whether or not we saw /transport_play (we may have registered late)
+            self.playhead.on_time(last[1], last[0])
+        if self.playhead.playing and abs(position_s - self.at(now)) > self.SEEK_S:
+            self.history.clear()  # a locate: start the fit afresh
+        self.playhead.on_time(position_s, now)
+        if self.playhead.playing:
+            self.history.append((now, position_s))
+            self.history = [h for h in self.history if now - h[0] <= self.FIT_WINDOW_S]
+            self._refit()
+
+    def on_play(self, playing: bool, now: float) -> None:
+        if playing != self.playhead.playing:
+            self.history.clear()
+            self._fit = None
+        self.playhead.on_play(playing, now)
+
+    def _refit(self) -> None:
+        self._fit = None
+        if len(self.history) >= 3 and self.history[-1][0] - self.history[0][0] >= self.MIN_FIT_SPAN_S:
+            t = np.array([h[0] for h in self.history])
+            p = np.array([h[1] for h in self.history])
+            slope, intercept = np.polyfit(t - t[-1], p, 1)
+            if 0.8 <= slope <= 1.2:
+                self._fit = (float(slope), float(intercept), float(t[-1]))
+
+    def check_stale(self, now: float) -> None:
+        """Ardour reports the position about 10 times a second while rolling: silence means it stopped."""
+        if self.playhead.playing and self._last_report is not None and now - self._last_report[0] > self.STALE_S:
+            self.on_play(False, self._last_report[0])
+
+    def at(self, now: float | None = None) -> float:
+        now = self.clock() if now is None else now
+        if self.playhead.playing and self._fit is not None:
+            slope, intercept, t_ref = self._fit
+            return intercept + slope * (now - t_ref)
+        return self.playhead.at(now)
 
 
 def play(clips: Sequence[ResultClip], targets: Iterable[Target], *, start_s: float | None = None,
@@ -263,15 +329,16 @@ def play(clips: Sequence[ResultClip], targets: Iterable[Target], *, start_s: flo
                 break
             if ardour is not None:
                 ardour.poll()
+                ardour.check_stale(clock())
                 if idle_timeout_s is not None and ardour.reports == 0 and now - t0 > idle_timeout_s:
                     raise InvalidParameter(f"no transport reports from Ardour at {follow.host}:{follow.port} within "
                                            f"{idle_timeout_s:.0f} s; is its OSC surface on (ardour-session --live)?")
-                playing, playhead = ardour.playhead.playing, ardour.at()
+                playing, playhead = ardour.playhead.playing, ardour.at(clock())
             else:
                 playing, playhead = True, start + (now - t0)
-            if playing:
+            if playing:  # a value is held until the next tick: send the one for the middle of that interval
                 for sender in senders:
-                    for address, args in sender.tick(playhead):
+                    for address, args in sender.tick(playhead + 0.5 * period):
                         if log is not None:
                             log(clock(), address, args)
                 ticks += 1
