@@ -414,3 +414,31 @@ def write_session(session: Session, folder: str | Path, *, overwrite: bool = Fal
         names[track.wav] = name
     write_text_atomic(target, session_xml(session, names), overwrite=overwrite)
     return target
+
+
+# ------------------------------------------------------------------------------------ import plan for the editor
+def import_plan_lua(clips: Sequence[ResultClip], *, objects: bool = True, sample_rate_hz: int = SAMPLE_RATE_HZ) -> str:
+    """The plan the editor action plugin/ardour/StereoFoley_import_result.lua carries out: a Lua chunk that only
+    returns data (the action loads it in an empty environment). Per clip: the mix WAV and its timeline sample;
+    per object with a source: the WAV and Ardour-ready automation, i.e. panner positions (0 left .. 1 right,
+    mapped as in the session writer) and linear gains, at samples from the clip start."""
+    def q(text: str) -> str:
+        return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    lines = ["-- StereoFoley import plan for Ardour (data only; written by the engine)", "return {", "  version = 1,",
+             f"  sample_rate = {int(sample_rate_hz)},", "  clips = {"]
+    for clip in clips:
+        lines.append(f"    {{ name = {q(clip.name)}, wav = {q(clip.wav.resolve())}, position = {clip.record_start_sample}, "
+                     f"length = {clip.samples}, objects = {{")
+        for obj in clip.objects if objects else ():
+            if obj.source_wav is None:
+                continue
+            pan = ardour_pan_position(obj.pan.values)
+            pan_points = ", ".join(f"{{{_sample(t, sample_rate_hz)}, {p:.9g}}}" for t, p in zip(obj.pan.times_s, pan))
+            times, gain = gain_points(obj.gain_db)
+            gain_points_lua = ", ".join(f"{{{_sample(t, sample_rate_hz)}, {g:.9g}}}" for t, g in zip(times, gain))
+            lines.append(f"      {{ name = {q(obj.name)}, wav = {q(obj.source_wav.resolve())}, pan = {{{pan_points}}}, "
+                         f"gain = {{{gain_points_lua}}} }},")
+        lines.append("    } },")
+    lines += ["  },", "}", ""]
+    return "\n".join(lines)
