@@ -119,3 +119,49 @@ def test_ardour_osc_pan_is_one_minus_azimuth():
     assert ardour_osc_pan(0.0) == pytest.approx(0.5, abs=1e-4)
     assert ardour_osc_pan(-1.0) == pytest.approx(1.0, abs=1e-4)  # hard left: Ardour's OSC position 1
     assert ardour_osc_pan(1.0) == pytest.approx(0.0, abs=1e-4)
+
+
+def test_adm_osc_while_following_reaper(edit):
+    """A fake REAPER on loopback sends /play and /time at 30 Hz (its feedback) from 1.0 s; the engine follows it
+    and sends ADM-OSC: the clip time each message encodes is REAPER's time at that moment."""
+    import socket as socket_module
+
+    from stereofoley.transport.osc import encode_message
+
+    probe = socket_module.socket(socket_module.AF_INET, socket_module.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    listen = probe.getsockname()[1]
+    probe.close()
+    report = json.loads(edit.report.read_text())
+    obj = report["clips"][0]["objects"][0]
+    reaper_start_s, play_s = 1.0, 1.2
+    timeline: list[tuple[float, float]] = []
+
+    def reaper() -> None:
+        out = socket_module.socket(socket_module.AF_INET, socket_module.SOCK_DGRAM)
+        time.sleep(1.0)  # the engine starts listening
+        t0 = time.monotonic()
+        out.sendto(encode_message("/play", [1.0]), ("127.0.0.1", listen))
+        while (elapsed := time.monotonic() - t0) < play_s:
+            position = reaper_start_s + elapsed
+            timeline.append((time.monotonic(), position))
+            out.sendto(encode_message("/time", [position]), ("127.0.0.1", listen))
+            time.sleep(1 / 30)
+        out.sendto(encode_message("/stop", [1.0]), ("127.0.0.1", listen))
+        out.close()
+
+    with Receiver() as rx:
+        thread = threading.Thread(target=reaper)
+        thread.start()
+        code = cli.main(["preview", "play", str(edit.report), "--to", f"adm-osc://127.0.0.1:{rx.port}",
+                         "--follow", f"reaper://127.0.0.1?listen={listen}", "--duration", str(1.0 + play_s + 0.5)])
+        thread.join()
+    assert code == 0
+    aed = rx.of("/adm/obj/1/aed")
+    assert len(aed) > 0.7 * 50 * play_s
+    pan_t = np.array([p[0] for p in obj["curves"]["pan"]])
+    pan_v = np.array([p[1] for p in obj["curves"]["pan"]])
+    clip_t = np.interp(-np.array([a[0] for _, a in aed]) / (HFOV_DEG / 2), pan_v, pan_t)  # pan rises with time
+    reaper_t = np.interp([t for t, _ in aed], [t for t, _ in timeline], [p for _, p in timeline]) - report["clips"][0]["record_start_s"]
+    assert np.max(np.abs(clip_t - reaper_t)[5:]) < 0.05  # s, after the first /time reports
+    assert [t for t, _ in aed][-1] <= timeline[-1][0] + 0.1  # stops when REAPER stops

@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, help="play: timeline position to start from, s (default: the first clip)")
     p.add_argument("--duration", type=float, help="play: how long to play, s (default: to the end of the result; following a host: how long to follow)")
     p.add_argument("--rate", type=float, default=50.0, help="play: messages per second per object (default 50)")
-    p.add_argument("--follow", metavar="URL", help="play: follow this Ardour's transport (ardour://HOST:PORT) instead of an internal clock")
+    p.add_argument("--follow", metavar="URL", help="play: follow a host's transport instead of an internal clock: ardour://HOST:PORT, or reaper://HOST:PORT?listen=9101 (where REAPER sends its feedback)")
     p.add_argument("--at", type=float, dest="record_start_s", help="play: timeline position of a job result that carries none, s")
     p.add_argument("--log", help="play: write every message sent as JSON lines (monotonic time, address, args)")
     p.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")
@@ -105,10 +105,10 @@ def _play(args: argparse.Namespace) -> int:
         raise InvalidParameter("preview play needs at least one --to target (adm-osc://, reaper:// or ardour://)")
     targets = [parse_target(url) for url in args.to]
     follow = parse_target(args.follow) if args.follow else next((t for t in targets if t.scheme == "ardour"), None)
-    if follow is not None and follow.scheme != "ardour":
-        raise InvalidParameter(f"--follow {args.follow!r}: only ardour:// transports can be followed here")
+    if follow is not None and follow.scheme not in ("ardour", "reaper"):
+        raise InvalidParameter(f"--follow {args.follow!r}: only ardour:// and reaper:// transports can be followed")
     if follow is not None and args.duration is None:
-        raise InvalidParameter("following Ardour needs --duration (how long to follow, s)")
+        raise InvalidParameter(f"following {follow.scheme}:// needs --duration (how long to follow, s)")
     clips = load_result(args.file, record_start_s=args.record_start_s)
     lines: list[str] = []
     log = (lambda t, address, a: lines.append(json.dumps([t, address, list(a)]))) if args.log else None

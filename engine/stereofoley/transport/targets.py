@@ -16,7 +16,8 @@ Targets (`--to URL`, repeatable):
   `/strip/gain ssid dB` on the tracks `stereofoley ardour-session --live` wrote (ssid 1 is the mix, objects from
   2). Ardour's OSC pan position is 1 - the panner's azimuth (checked against the real Ardour).
 Clock: internal (from --start for --duration) unless `--follow ardour://HOST:PORT` (or an ardour target is
-given): then the playhead is Ardour's (`/position/samples` feedback, extrapolated between reports).
+given): then the playhead is Ardour's (`/position/samples` feedback, a least-squares line through recent reports),
+or `--follow reaper://HOST:PORT?listen=9101`: REAPER's `/time`, `/play`, `/stop` feedback arriving on port 9101.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..config import SpatialSettings
 from ..errors import InvalidParameter
 from ..hosts.ardour import ardour_pan_position
 from ..results import ResultClip
-from .osc import encode_message
+from .osc import DEFAULT_REAPER_FEEDBACK_PORT, encode_message
 from .preview import Playhead
 
 DEFAULT_PORTS = {"adm-osc": 4001, "reaper": 8000, "ardour": 3819}
@@ -289,6 +290,57 @@ class ArdourClock:
         return self.playhead.at(now)
 
 
+class ReaperClock:
+    """REAPER's playhead from its OSC surface's feedback (/time s, /play, /stop), which REAPER sends to the
+    port the surface is configured with ("device port"): `reaper://HOST:PORT?listen=9101` listens there and
+    takes feedback from HOST only. Extrapolated between reports by preview.Playhead, as the serve preview does."""
+
+    def __init__(self, target: Target, clock=time.monotonic) -> None:
+        self.target, self.clock = target, clock
+        self.playhead = Playhead()
+        self.reports = 0
+        listen = int(_float_option(target, "listen", DEFAULT_REAPER_FEEDBACK_PORT, 1, 65535))
+        loopback = target.host in ("127.0.0.1", "localhost", "::1")
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind(("127.0.0.1" if loopback else "0.0.0.0", listen))
+        except OSError as exc:
+            self.sock.close()
+            raise InvalidParameter(f"cannot listen for REAPER's feedback on UDP port {listen}: {exc}") from None
+        self.sock.setblocking(False)
+        self._allowed = {socket.gethostbyname(target.host)} if not loopback else {"127.0.0.1"}
+
+    def poll(self) -> None:
+        while True:
+            try:
+                data, sender = self.sock.recvfrom(65536)
+            except (BlockingIOError, socket.timeout):
+                return
+            if sender[0] not in self._allowed:
+                continue
+            now = self.clock()
+            for address, args in iter_messages(data):
+                value = args[0] if args and isinstance(args[0], (int, float)) and not isinstance(args[0], bool) else None
+                if value is None or not math.isfinite(value):
+                    continue
+                if address == "/time" and value >= 0:
+                    self.reports += 1
+                    self.playhead.on_time(float(value), now)
+                elif address == "/play":
+                    self.playhead.on_play(value >= 0.5, now)
+                elif address == "/stop" and value >= 0.5:
+                    self.playhead.on_play(False, now)
+
+    def check_stale(self, now: float) -> None:
+        pass  # REAPER reports /stop itself
+
+    def at(self, now: float | None = None) -> float:
+        return self.playhead.at(self.clock() if now is None else now)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def play(clips: Sequence[ResultClip], targets: Iterable[Target], *, start_s: float | None = None,
          duration_s: float | None = None, rate_hz: float = 50.0, follow: Target | None = None,
          clock: Callable[[], float] = time.monotonic, log: Callable[[float, str, tuple], None] | None = None,
@@ -315,11 +367,18 @@ def play(clips: Sequence[ResultClip], targets: Iterable[Target], *, start_s: flo
     senders = [Sender(t, objects, send) for t in targets]
     first = min(c.record_start_s for c in clips)
     last = max(c.record_start_s + c.duration_s for c in clips)
-    ardour = ArdourClock(follow, sock, clock=clock) if follow is not None else None
+    if follow is None:
+        host_clock = None
+    elif follow.scheme == "ardour":
+        host_clock = ArdourClock(follow, sock, clock=clock)
+    elif follow.scheme == "reaper":
+        host_clock = ReaperClock(follow, clock=clock)
+    else:
+        raise InvalidParameter(f"cannot follow {follow.scheme}:// (ardour:// or reaper://)")
     t0 = clock()
     start = first if start_s is None else start_s
     length = (last - start) if duration_s is None else duration_s
-    if ardour is None and length <= 0:
+    if host_clock is None and length <= 0:
         raise InvalidParameter(f"nothing to play: start {start:.3f} s is at or after the result's end {last:.3f} s")
     period, ticks, next_tick = 1.0 / rate_hz, 0, t0
     try:
@@ -327,13 +386,13 @@ def play(clips: Sequence[ResultClip], targets: Iterable[Target], *, start_s: flo
             now = clock()
             if now - t0 > length:
                 break
-            if ardour is not None:
-                ardour.poll()
-                ardour.check_stale(clock())
-                if idle_timeout_s is not None and ardour.reports == 0 and now - t0 > idle_timeout_s:
-                    raise InvalidParameter(f"no transport reports from Ardour at {follow.host}:{follow.port} within "
-                                           f"{idle_timeout_s:.0f} s; is its OSC surface on (ardour-session --live)?")
-                playing, playhead = ardour.playhead.playing, ardour.at(clock())
+            if host_clock is not None:
+                host_clock.poll()
+                host_clock.check_stale(clock())
+                if idle_timeout_s is not None and host_clock.reports == 0 and now - t0 > idle_timeout_s:
+                    raise InvalidParameter(f"no transport reports from {follow.scheme}://{follow.host}:{follow.port} within "
+                                           f"{idle_timeout_s:.0f} s; is its OSC surface on and sending feedback here?")
+                playing, playhead = host_clock.playhead.playing, host_clock.at(clock())
             else:
                 playing, playhead = True, start + (now - t0)
             if playing:  # a value is held until the next tick: send the one for the middle of that interval
@@ -349,4 +408,6 @@ def play(clips: Sequence[ResultClip], targets: Iterable[Target], *, start_s: flo
             time.sleep(max(0.0, delay))
     finally:
         sock.close()
+        if isinstance(host_clock, ReaperClock):
+            host_clock.close()
     return ticks
