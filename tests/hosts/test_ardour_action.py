@@ -12,7 +12,6 @@ from pathlib import Path
 
 import lupa
 import pytest
-
 from stereofoley import cli
 from stereofoley.hosts.ardour import superclock
 
@@ -147,7 +146,7 @@ def test_plan_is_data_only(tmp_path):
 @needs_ardour
 def test_action_automation_in_the_real_ardour(edit_and_plan, tmp_path):
     """ardour7-lua runs the action's own load_plan and automate on a real track; Ardour saves the session."""
-    edit, plan_path, reference = edit_and_plan
+    _, plan_path, reference = edit_and_plan
     script = tmp_path / "run.lua"
     script.write_text(f"""
 function ardour(t) end
@@ -162,7 +161,7 @@ s:save_state("", false, false, false, false, false)
 close_session()
 print("DONE")
 """)
-    proc = subprocess.run([ARDOUR_LUA, str(script)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([ARDOUR_LUA, str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert "DONE" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
     saved = ET.parse(tmp_path / "real" / "real.ardour").getroot()
     # gain lands in audio time, to the sample; Ardour 7 keeps a new track's pan lane in musical time (BeatTime),

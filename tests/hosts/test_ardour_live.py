@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from stereofoley import SAMPLE_RATE_HZ, cli
 from stereofoley.transport.osc import encode_message
 from stereofoley.transport.targets import ardour_osc_pan, iter_messages
@@ -42,7 +41,7 @@ def _recv_all(sock: socket.socket, seconds: float, into: list) -> None:
     while time.monotonic() < end:
         try:
             data, anc, _, _ = sock.recvmsg(65536, 64)
-        except socket.timeout:
+        except TimeoutError:
             continue
         now = time.monotonic()
         for level, kind, payload in anc:
@@ -137,7 +136,7 @@ def _take(edit, log: Path) -> dict:
         observer.sendto(encode_message("/transport_play"), ARDOUR_OSC)
         _recv_all(observer, PLAY_S, seen)
         observer.sendto(encode_message("/transport_stop"), ARDOUR_OSC)
-        out, err = engine.communicate(timeout=30)
+        _, err = engine.communicate(timeout=30)
     finally:
         observer.close()
         if engine.poll() is None:
@@ -157,7 +156,7 @@ def _take(edit, log: Path) -> dict:
         """Ardour's playhead at time t: a line through its reports within ±REFERENCE_S of t (its rate drifts
         on a loaded machine, so one line through the whole run is not the playhead)."""
         near = rolling[np.abs(rolling[:, 0] - t) <= REFERENCE_S]
-        k, c = np.polyfit(near[:, 0] - t, near[:, 1] / SAMPLE_RATE_HZ, 1)
+        _, c = np.polyfit(near[:, 0] - t, near[:, 1] / SAMPLE_RATE_HZ, 1)
         return float(c)
 
     objects = [(c, o) for c in report["clips"] for o in c["objects"]]

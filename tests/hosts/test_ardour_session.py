@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-
 from stereofoley import SAMPLE_RATE_HZ, cli
 from stereofoley.hosts.ardour import ardour_pan_gains, ardour_pan_position, superclock
 from stereofoley.spatial import pan_gains

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
-
 from stereofoley import cli
 from stereofoley.errors import InvalidParameter
 from stereofoley.transport.targets import adm_values, ardour_osc_pan, parse_target

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from stereofoley import SAMPLE_RATE_HZ, cli
 from stereofoley.errors import InvalidJob, MediaNotFound
 from stereofoley.results import load_result

@@ -26,8 +26,8 @@ import math
 import socket
 import struct
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -228,7 +228,7 @@ class ArdourClock:
                     data, ancillary, _, _ = self.sock.recvmsg(65536, 64)
                 else:
                     data, ancillary = self.sock.recvfrom(65536)[0], []
-            except (BlockingIOError, socket.timeout):
+            except (TimeoutError, BlockingIOError):
                 return
             now = self.clock()
             for level, kind, payload in ancillary:
@@ -314,7 +314,7 @@ class ReaperClock:
         while True:
             try:
                 data, sender = self.sock.recvfrom(65536)
-            except (BlockingIOError, socket.timeout):
+            except (TimeoutError, BlockingIOError):
                 return
             if sender[0] not in self._allowed:
                 continue
