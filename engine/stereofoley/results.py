@@ -18,7 +18,7 @@ from typing import Any
 import soundfile
 
 from . import SAMPLE_RATE_HZ
-from .automation import Curve
+from .spatial.automation import Curve
 from .errors import InvalidAudio, InvalidJob, InvalidParameter, MediaNotFound
 from .files import read_json
 

@@ -15,10 +15,10 @@ import pytest
 import soundfile
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.audio import write_wav
-from stereofoley.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
+from stereofoley.spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
 from stereofoley.config import preset
-from stereofoley.render import SoundObject, render_mix
-from stereofoley.trajectory import Trajectory
+from stereofoley.spatial.mix import SoundObject, render_mix
+from stereofoley.spatial.trajectory import Trajectory
 
 ARDOUR_EXPORT = shutil.which("ardour7-export")
 ARDOUR_LUA = shutil.which("ardour7-lua")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from stereofoley import SAMPLE_RATE_HZ, cli
-from stereofoley.transport.osc import encode_message
+from stereofoley.transport.codec import encode_message
 from stereofoley.transport.targets import ardour_osc_pan, iter_messages
 
 from .conftest import ARDOUR_LUA, needs_ardour, render_edit

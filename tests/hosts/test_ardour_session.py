@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from stereofoley import SAMPLE_RATE_HZ, cli
 from stereofoley.hosts.ardour import ardour_pan_gains, ardour_pan_position, superclock
-from stereofoley.spatial import pan_gains
+from stereofoley.spatial.dsp import pan_gains
 
 from .conftest import ardour_export, needs_ardour, render_edit
 

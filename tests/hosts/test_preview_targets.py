@@ -125,7 +125,7 @@ def test_adm_osc_while_following_reaper(edit):
     and sends ADM-OSC: the clip time each message encodes is REAPER's time at that moment."""
     import socket as socket_module
 
-    from stereofoley.transport.osc import encode_message
+    from stereofoley.transport.codec import encode_message
 
     probe = socket_module.socket(socket_module.AF_INET, socket_module.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))

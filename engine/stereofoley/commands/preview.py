@@ -12,6 +12,7 @@ and drives the object tracks' pan and volume (docs/osc.md).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -19,13 +20,11 @@ import time
 from pathlib import Path
 
 from ..errors import InvalidParameter, MediaNotFound
-from ..transport.osc import (
-    DEFAULT_PORT,
-    DEFAULT_REAPER_FEEDBACK_PORT,
-    DEFAULT_REAPER_PORT,
-    PREFIX,
-    OscClient,
-)
+from ..files import atomic_output
+from ..results import load_result
+from ..transport.client import OscClient
+from ..transport.codec import DEFAULT_PORT, DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT, PREFIX
+from ..transport.targets import parse_target, play
 from .common import emit
 from .serve import TOKEN_ENV, token_from_args
 
@@ -99,12 +98,6 @@ def _start_server(args: argparse.Namespace, token: str | None, *, log_dir: Path)
 
 
 def _play(args: argparse.Namespace) -> int:
-    import json
-
-    from ..files import atomic_output
-    from ..results import load_result
-    from ..transport.targets import parse_target, play
-
     if not args.file:
         raise InvalidParameter("preview play needs the result file (render report or job status)")
     if not args.to:

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from .. import SAMPLE_RATE_HZ
-from ..automation import Curve
+from ..spatial.automation import Curve
 from ..errors import InvalidParameter, OutputExists
 from ..files import write_text_atomic
 from ..results import ResultClip
-from ..spatial import pan_gains
+from ..spatial.dsp import pan_gains
 
 SUPERCLOCK_PER_S = 282_240_000  # Ardour 7's superclock rate ("a" times in a session file)
 SESSION_VERSION = "7002"  # Ardour 7.3
@@ -96,8 +97,6 @@ def session_from_results(name: str, clips: Sequence[ResultClip], *, objects: boo
 
 
 def _frames(path: Path) -> int:
-    import soundfile
-
     return int(soundfile.info(str(path)).frames)
 
 

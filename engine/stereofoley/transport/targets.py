@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
 
 from ..config import SpatialSettings
 from ..errors import InvalidParameter
 from ..hosts.ardour import ardour_pan_position
 from ..results import ResultClip
-from .osc import DEFAULT_REAPER_FEEDBACK_PORT, encode_message
+from .codec import DEFAULT_REAPER_FEEDBACK_PORT, encode_message
 from .preview import Playhead
 
 DEFAULT_PORTS = {"adm-osc": 4001, "reaper": 8000, "ardour": 3819}
@@ -171,9 +173,6 @@ def ardour_osc_pan(pan: float) -> float:
 def iter_messages(datagram: bytes) -> list[tuple[str, list]]:
     """(address, args) of a host's feedback datagram: a message, a bundle of them (Ardour sends bundles), or
     Ardour's "#reply" messages; anything malformed gives nothing."""
-    from pythonosc.osc_bundle import OscBundle
-    from pythonosc.osc_message import OscMessage
-
     try:
         if datagram.startswith(b"#bundle"):
             out = []
