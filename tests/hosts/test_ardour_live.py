@@ -118,9 +118,12 @@ def _meets(figures: dict, strict: bool = False) -> bool:
 def _take(edit, log: Path) -> dict:
     """Ardour rolls from 0 with the engine following; returns the measured figures (asserting the basics)."""
     report = json.loads(edit.report.read_text())
+    adm = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # an ADM-OSC target in the same run: read afterwards
+    adm.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    adm.bind(("127.0.0.1", 0))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "engine"), str(ROOT / "adapters"), os.environ.get("PYTHONPATH", "")]))
     engine = subprocess.Popen([sys.executable, "-m", "stereofoley.cli", "preview", "play", str(edit.report),
-                               "--to", "ardour://127.0.0.1:3819", "--duration", str(PLAY_S + 1.5), "--rate", "100",
+                               "--to", "ardour://127.0.0.1:3819", "--to", f"adm-osc://127.0.0.1:{adm.getsockname()[1]}", "--duration", str(PLAY_S + 1.5), "--rate", "100",
                                "--log", str(log)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     observer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     observer.bind(("127.0.0.1", 0))
@@ -144,6 +147,18 @@ def _take(edit, log: Path) -> dict:
     assert engine.returncode == 0, err
     sent = [json.loads(line) for line in log.read_text().splitlines()]
     assert sent, "the engine sent nothing: it did not see Ardour roll"
+    adm.setblocking(False)
+    adm_messages = []
+    while True:
+        try:
+            adm_messages += iter_messages(adm.recv(65536))
+        except BlockingIOError:
+            break
+    adm.close()
+    # the ADM-OSC target follows Ardour's transport too: what it got is exactly what the engine logged for it
+    assert [(a, list(x)) for a, x in adm_messages] == [(a, [pytest.approx(v, rel=1e-6) if isinstance(v, float) else v for v in x[:-1]])
+                                                      for _, a, x in sent if a.startswith("/adm/")]
+    assert [x for a, x in adm_messages if a == "/adm/obj/1/name"] == [["object 1"], ["object 1"]]  # clip 0, then clip 1
 
     # Ardour's playhead against the observer's clock, from its /position/samples reports while rolling
     pos = np.array([(t, float(a[0])) for t, address, a in seen if address == "/position/samples"])
