@@ -30,6 +30,7 @@ import scipy.ndimage
 from .. import SAMPLE_RATE_HZ
 from ..config import SpatialSettings
 from ..errors import InvalidParameter
+from .vocabulary import Vocabulary, builtin_vocabulary
 
 CONTROL_RATE_HZ = 100  # motion curves are computed at this rate, then interpolated to audio rate
 SPEED_SMOOTHING_S = 0.3
@@ -63,18 +64,10 @@ WHOOSH_LEVEL = LevelRule(reference_speed_m_s=5.0, slope_db_per_doubling=6.0, min
 FLAT_LEVEL = LevelRule(reference_speed_m_s=1.0, slope_db_per_doubling=0.0, min_db=0.0, max_db=0.0)
 
 
-def voice_for_class(class_name: str) -> str:
-    """The synth voice (and level rule) for a detector class: engine, steps, animal, birds or whoosh."""
-    name = class_name.strip().lower()
-    if name in VEHICLE_CLASSES:
-        return "engine"
-    if name == "person":
-        return "steps"
-    if name in ANIMAL_CLASSES:
-        return "animal"
-    if name == "bird":
-        return "birds"
-    return "whoosh"
+def voice_for_class(class_name: str, vocabulary: Vocabulary | None = None) -> str:
+    """The synth voice (and level rule) for a detector class: engine, steps, animal, birds or whoosh, as the class
+    vocabulary says (synonyms such as "pedestrian" or "vehicle" included; unmapped classes get the whoosh)."""
+    return (vocabulary or builtin_vocabulary()).voice(class_name)
 
 
 def level_rule(voice: str) -> LevelRule:

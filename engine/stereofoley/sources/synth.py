@@ -18,7 +18,8 @@ import numpy as np
 import scipy.signal
 
 from .. import SAMPLE_RATE_HZ
-from .motion import Motion, footstep_cadence_hz, level_gain, voice_for_class
+from .motion import Motion, footstep_cadence_hz, level_gain
+from .vocabulary import Vocabulary, builtin_vocabulary
 
 SR = SAMPLE_RATE_HZ
 NOMINAL_RMS_DBFS = -24.0
@@ -212,10 +213,11 @@ def room_tone(n_samples: int, rng: np.random.Generator) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- dispatch
-def synth_source(class_name: str, motion: Motion, rng: np.random.Generator) -> np.ndarray:
-    """The voice for a detector class, shaped by the motion level rules (see motion.py)."""
-    voice = voice_for_class(class_name)
-    n, kind = motion.n_samples, class_name.strip().lower()
+def synth_source(class_name: str, motion: Motion, rng: np.random.Generator, vocabulary: Vocabulary | None = None) -> np.ndarray:
+    """The voice the class vocabulary gives a detector class, shaped by the motion level rules (see motion.py).
+    A synonym or a user class plays the voice and tuning of the built-in class it stands for ("vehicle": a car)."""
+    category = (vocabulary or builtin_vocabulary()).category(class_name)
+    voice, kind, n = category.voice, category.kind, motion.n_samples
     if voice == "engine":
         sound = vehicle(motion.speed_m_s, rng, kind)
     elif voice == "steps":

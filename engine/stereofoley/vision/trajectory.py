@@ -9,16 +9,19 @@ Steps, in order, on the analysis frames of one shot:
 4. a track that starts or ends at a frame edge is extrapolated off-screen for at most `EDGE_EXTRAPOLATION_S`,
    then ends;
 5. azimuth through the camera's horizontal field of view; distance from box height and the class's typical
-   height (pinhole camera), or for an unknown class from its relative scale change against a 1 m object.
+   height in the class vocabulary (sources/vocabulary.py: a person 1.7 m, a car 1.5 m; synonyms and the user's
+   --class-map included), an unmapped class as a 1 m object (pinhole camera).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import scipy.signal
 
+from ..sources.vocabulary import Vocabulary, builtin_vocabulary
 from ..trajectory import azimuth_from_x
 from .tracks import DEFAULT_HFOV_DEG, ObjectTrack, vertical_fov_deg
 
@@ -26,21 +29,6 @@ EDGE_EXTRAPOLATION_S = 0.3
 EDGE_MARGIN = 0.01  # a box side this close to the frame edge (fraction of width) is cut by it
 SMOOTH_WINDOW = 5  # analysis frames in the smoothing window (odd)
 MIN_DISTANCE_M, MAX_DISTANCE_M = 0.5, 500.0
-UNKNOWN_HEIGHT_M = 1.0
-
-# Typical heights (m) of what COCO detectors find; the distance estimate scales with them.
-CLASS_HEIGHT_M = {
-    "person": 1.7, "bicycle": 1.1, "car": 1.5, "motorcycle": 1.2, "airplane": 4.0, "bus": 3.2, "train": 3.8,
-    "truck": 3.0, "boat": 2.0, "bird": 0.25, "cat": 0.3, "dog": 0.6, "horse": 1.6, "sheep": 0.9, "cow": 1.4,
-    "elephant": 3.0, "bear": 1.2, "zebra": 1.4, "giraffe": 4.5, "skateboard": 0.15, "sports ball": 0.22,
-    "frisbee": 0.25, "kite": 1.0, "umbrella": 1.0, "suitcase": 0.7, "chair": 0.9, "clock": 0.3, "tv": 0.6,
-}
-# Classes that make sound when on screen; "object" is the motion detector's: a moving thing is heard.
-SOUNDING_CLASSES = frozenset({
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "skateboard", "sports ball", "frisbee",
-    "clock", "object",
-})
 
 
 def fill_gaps(times: np.ndarray, obs_times: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -112,6 +100,7 @@ def build_track(
     shot_span_s: tuple[float, float],
     aspect: float,
     hfov_deg: float = DEFAULT_HFOV_DEG,
+    vocabulary: Vocabulary | None = None,
 ) -> ObjectTrack:
     """One ObjectTrack from the raw detections a tracker assigned to one identity within one shot.
 
@@ -137,15 +126,33 @@ def build_track(
         times, xyxy, conf = np.concatenate([times, t]), np.concatenate([xyxy, b]), np.concatenate([conf, np.zeros(t.size)])
 
     x = (xyxy[:, 0] + xyxy[:, 2]) / 2.0
-    height = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-4)
-    size_m = CLASS_HEIGHT_M.get(class_name, UNKNOWN_HEIGHT_M)
-    vfov = math.radians(vertical_fov_deg(hfov_deg, aspect))
-    distance = np.clip(size_m / (height * 2.0 * math.tan(vfov / 2.0)), MIN_DISTANCE_M, MAX_DISTANCE_M)
-    sounding = class_name in SOUNDING_CLASSES
+    category = (vocabulary or builtin_vocabulary()).category(class_name)
+    distance = distance_from_boxes(xyxy, category.height_m, hfov_deg, aspect)
+    sounding = category.sounding
     return ObjectTrack(
         track_id=int(track_id), class_name=class_name, sounding=sounding, times_s=times, xyxy_norm=xyxy,
         confidence=conf, x_norm=x, azimuth_deg=azimuth_from_x(x, hfov_deg), distance_m=distance,
         salience=track_salience(times, xyxy, sounding), hfov_deg=hfov_deg, aspect=aspect,
+    )
+
+
+def distance_from_boxes(xyxy_norm: np.ndarray, height_m: float, hfov_deg: float, aspect: float) -> np.ndarray:
+    """Pinhole distance (m) of an object `height_m` tall whose box is `xyxy_norm` (fractions of the frame)."""
+    height = np.maximum(np.asarray(xyxy_norm)[:, 3] - np.asarray(xyxy_norm)[:, 1], 1e-4)
+    vfov = math.radians(vertical_fov_deg(hfov_deg, aspect))
+    return np.clip(height_m / (height * 2.0 * math.tan(vfov / 2.0)), MIN_DISTANCE_M, MAX_DISTANCE_M)
+
+
+def placed_with(track: ObjectTrack, vocabulary: Vocabulary) -> ObjectTrack:
+    """The track with distance, `sounding` and salience as `vocabulary` gives them (a user --class-map applied
+    after analysis: tracks.json and the analysis cache keep the built-in placement)."""
+    category = vocabulary.category(track.class_name)
+    distance = distance_from_boxes(track.xyxy_norm, category.height_m, track.hfov_deg, track.aspect)
+    if category.sounding == track.sounding and np.array_equal(distance, track.distance_m):
+        return track
+    return dataclasses.replace(
+        track, sounding=category.sounding, distance_m=distance,
+        salience=track_salience(track.times_s, track.xyxy_norm, category.sounding),
     )
 
 
