@@ -16,7 +16,7 @@ from . import SAMPLE_RATE_HZ
 from .config import SpatialSettings
 from .errors import InvalidAudio
 from .render import SoundObject, render_mix
-from .scene import select_objects
+from .scene import allocate_voices
 from .spatial import check_mono
 from .trajectory import Trajectory
 from .vision import Analysis, ObjectTrack, analyze_video
@@ -80,8 +80,10 @@ def render_clip(
 ) -> ClipRender:
     """Stereo Foley for video over [start_s, end_s) media seconds: exactly round((end_s - start_s) * 48000) samples.
 
-    source_for(track, n_samples) gives each selected object's mono 48 kHz sound for the whole clip (the object's
-    trajectory fades it in and out where it appears and leaves); default `neutral_source`. progress gets 0..1.
+    max_objects is the number of voices: at most that many objects sound at once, given moment by moment
+    (`scene.allocate_voices`). source_for(track, n_samples) gives each voiced object's mono 48 kHz sound for the
+    whole clip (its trajectory silences it where it holds no voice and fades it where it appears and leaves);
+    default `neutral_source`. progress gets 0..1.
     """
     analysis = analyze_video(
         video, start_s=start_s, end_s=end_s, detector=detector, weights=weights, analysis_fps=analysis_fps,
@@ -89,12 +91,14 @@ def render_clip(
     )
     n = int(round((analysis.end_s - analysis.start_s) * SAMPLE_RATE_HZ))
     cuts = [c - analysis.start_s for c in analysis.cuts_s]
-    chosen = select_objects(analysis.tracks, max_objects, cuts_s=cuts)
+    vocabulary = getattr(source_for, "vocabulary", None)  # the providers' class vocabulary (a --class-map)
+    plan = allocate_voices(analysis.tracks, max_objects, duration_s=n / SAMPLE_RATE_HZ, cuts_s=cuts, vocabulary=vocabulary)
     source_for = source_for or neutral_source
     objects = []
-    for track in chosen:
+    for voiced in plan.objects:
+        track = voiced.track
         source = _checked_source(source_for(track, n), n, track)
-        objects.append(RenderedObject(f"{track.class_name}-{track.track_id}", track.class_name, source, track.to_trajectory(settings)))
+        objects.append(RenderedObject(f"{track.class_name}-{track.track_id}", track.class_name, source, voiced.trajectory(settings)))
     stereo = render_mix([SoundObject(o.name, o.source, o.trajectory) for o in objects], settings, n)
     if progress:
         progress(1.0)
