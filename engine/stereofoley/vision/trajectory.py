@@ -7,7 +7,9 @@ Steps, in order, on the analysis frames of one shot:
 3. centre, log-size are smoothed with a centred Savitzky–Golay filter: analysis is offline, so the filter is
    zero-phase (no lag at all) and keeps constant-velocity motion exact;
 4. a track that starts or ends at a frame edge is extrapolated off-screen for at most `EDGE_EXTRAPOLATION_S`,
-   then ends;
+   then ends: one whose box is cut by the edge, or one first (last) seen within `EDGE_ZONE` of an edge moving
+   away from (towards) it, as when a detector picks a person up only once most of them is in frame. So the
+   sound enters and leaves at the frame edge instead of starting late, inside the picture;
 5. azimuth through the camera's horizontal field of view; distance from box height and the class's typical
    height in the class vocabulary (sources/vocabulary.py: a person 1.7 m, a car 1.5 m; synonyms and the user's
    --class-map included), an unmapped class as a 1 m object (pinhole camera).
@@ -25,8 +27,11 @@ from ..sources.vocabulary import Vocabulary, builtin_vocabulary
 from ..trajectory import azimuth_from_x
 from .tracks import DEFAULT_HFOV_DEG, ObjectTrack, vertical_fov_deg
 
-EDGE_EXTRAPOLATION_S = 0.3
+PLACEMENT_VERSION = 2  # part of the analysis cache key: bump when placement changes (2: vocabulary, edge zone)
+EDGE_EXTRAPOLATION_S = 1.0
 EDGE_MARGIN = 0.01  # a box side this close to the frame edge (fraction of width) is cut by it
+EDGE_ZONE = 0.1  # a track first or last seen this close to an edge, moving across it, came in or goes out there
+MIN_EDGE_SPEED = 0.02  # frame widths per second: slower than this, an object near the edge is not leaving
 SMOOTH_WINDOW = 5  # analysis frames in the smoothing window (odd)
 MIN_DISTANCE_M, MAX_DISTANCE_M = 0.5, 500.0
 
@@ -89,6 +94,23 @@ def _extrapolate(times: np.ndarray, xyxy: np.ndarray, *, at_start: bool, limit_s
     return t[keep], b[keep]
 
 
+def _crosses_edge(times: np.ndarray, xyxy: np.ndarray, *, at_start: bool) -> bool:
+    """Whether the track's first (last) box is cut by a side edge, or near one and moving in from (out across) it."""
+    box = xyxy[0] if at_start else xyxy[-1]
+    if box[0] <= EDGE_MARGIN or box[2] >= 1.0 - EDGE_MARGIN:
+        return True
+    k = min(4, len(times) - 1)
+    if k < 1:
+        return False
+    seg = slice(0, k + 1) if at_start else slice(-k - 1, None)
+    cx = (xyxy[seg, 0] + xyxy[seg, 2]) / 2.0
+    v = (cx[-1] - cx[0]) / (times[seg][-1] - times[seg][0])
+    outward = -v if at_start else v  # positive: towards the right edge (leaving) or from the left one (entering)
+    if box[0] <= EDGE_ZONE and outward < -MIN_EDGE_SPEED:
+        return True
+    return bool(box[2] >= 1.0 - EDGE_ZONE and outward > MIN_EDGE_SPEED)
+
+
 def build_track(
     track_id: int,
     class_name: str,
@@ -113,9 +135,8 @@ def build_track(
     xyxy = fill_gaps(times, obs_times_s, np.asarray(obs_xyxy_norm, dtype=np.float64))
     conf = np.zeros(times.size)
     conf[np.searchsorted(times, obs_times_s).clip(0, times.size - 1)] = obs_confidence
-    starts_at_edge = xyxy[0, 0] <= EDGE_MARGIN or xyxy[0, 2] >= 1.0 - EDGE_MARGIN
-    ends_at_edge = xyxy[-1, 0] <= EDGE_MARGIN or xyxy[-1, 2] >= 1.0 - EDGE_MARGIN
     xyxy = _smooth_boxes(restore_edge_boxes(xyxy))
+    starts_at_edge, ends_at_edge = _crosses_edge(times, xyxy, at_start=True), _crosses_edge(times, xyxy, at_start=False)
 
     step_s = float(np.median(np.diff(frame_times_s))) if frame_times_s.size > 1 else 0.1
     if starts_at_edge:
