@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import SpatialSettings
 from .errors import InvalidParameter
-from .sources.vocabulary import Vocabulary
+from .sources.vocabulary import Vocabulary, builtin_vocabulary
 from .trajectory import Trajectory
 from .vision.tracks import SILENT_GAIN_DB, ObjectTrack
 from .vision.trajectory import placed_with, track_salience
@@ -133,7 +133,8 @@ def allocate_voices(
     """Give N voices to the objects on screen, moment by moment (a pure function of the tracks).
 
     Fragments are merged first (`merge_fragments`); with a vocabulary (a user --class-map), each track's
-    distance, `sounding` and salience are re-derived from it. At each step (every step_s on the tracks' clock,
+    distance, `sounding` and salience are re-derived from it. Classes the vocabulary does not know are named in
+    one logged warning. At each step (every step_s on the tracks' clock,
     0..duration_s) the candidates are the objects within their track span; their score is the track's salience
     times its size at that moment against its median size (clipped to 0.5..2). Free voices go to the best
     candidates; a holder that has held its voice for hold_s loses it to a candidate steal_ratio times its score.
@@ -147,6 +148,7 @@ def allocate_voices(
     if not (np.isfinite(fade_s) and fade_s >= 0):
         raise InvalidParameter(f"fade_s={fade_s!r} must be >= 0")
     merged = merge_fragments(tracks, cuts_s=cuts_s)
+    (vocabulary or builtin_vocabulary()).notice_unmapped(t.class_name for t in merged)  # once per class and run
     if vocabulary is not None:
         merged = [placed_with(t, vocabulary) for t in merged]
     merged = sorted(merged, key=lambda t: (-t.salience, t.track_id))
