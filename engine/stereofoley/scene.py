@@ -24,7 +24,7 @@ from .config import SpatialSettings
 from .errors import InvalidParameter
 from .sources.vocabulary import Vocabulary, builtin_vocabulary
 from .trajectory import Trajectory
-from .vision.tracks import SILENT_GAIN_DB, ObjectTrack
+from .vision.tracks import FADE_S, SILENT_GAIN_DB, ObjectTrack
 from .vision.trajectory import placed_with, track_salience
 
 MAX_GAP_S = 1.0  # a fragment must start within this of the previous one's end
@@ -174,7 +174,8 @@ def _scores(track: ObjectTrack, grid: np.ndarray) -> np.ndarray:
     area = (visible[:, 2] - visible[:, 0]) * (visible[:, 3] - visible[:, 1])
     median = float(np.median(area)) or 1e-6
     size = np.clip(np.sqrt(np.interp(grid, track.times_s, area) / median), 0.5, 2.0)
-    inside = (grid >= track.start_s - 1e-9) & (grid <= track.end_s + 1e-9)
+    # the span the object is audible in: its track, and the fades into and out of it (ObjectTrack.to_trajectory)
+    inside = (grid >= track.start_s - FADE_S - 1e-9) & (grid <= track.end_s + FADE_S + 1e-9)
     return np.where(inside, max(track.salience, 1e-9) * size, -np.inf)
 
 
@@ -203,9 +204,10 @@ def _assign(scores: np.ndarray, n_voices: int, *, hold_steps: int, steal_ratio: 
 
 
 def _crossfade(active: np.ndarray, inside: np.ndarray, fade_steps: int) -> np.ndarray:
-    """0/1 voice activity to a gain with linear ramps of fade_steps centred on each change. Outside the track span
-    the activity at the span's edge is held (the track's own fade-in/out ends it), so a voice given at an
-    object's first appearance sounds at once."""
+    """0/1 voice activity to a gain with linear ramps of fade_steps starting at each change: a voice handed from
+    one object to another fades out of the first while it fades into the second, so the gains of one voice sum
+    to 1 and no more than N voices ever sound. Outside the track span the activity at the span's edge is held
+    (the track's own fade-in/out ends it), so a voice given at an object's first appearance sounds at once."""
     a = active.astype(np.float64)
     idx = np.flatnonzero(inside)
     if idx.size:
@@ -213,9 +215,8 @@ def _crossfade(active: np.ndarray, inside: np.ndarray, fade_steps: int) -> np.nd
         a[idx[-1] + 1 :] = a[idx[-1]]
     if fade_steps < 1:
         return a
-    kernel = np.ones(fade_steps + 1) / (fade_steps + 1)
-    half = fade_steps // 2
-    padded = np.pad(a, (half, fade_steps - half), mode="edge")
+    kernel = np.ones(fade_steps) / fade_steps
+    padded = np.pad(a, (fade_steps - 1, 0), mode="edge")
     return np.convolve(padded, kernel, mode="valid")[: a.size]
 
 

@@ -98,6 +98,9 @@ def test_polyphony_is_never_exceeded_and_voices_do_not_flap():
     grid = np.arange(0.0, DURATION_S, 0.01)
     total = sum(v.gain_at(grid) for v in plan.objects)
     assert total.max() <= 4.0 + 1e-9
+    settings = preset("dry")  # and in what is rendered: the voice gain times the track's own fades
+    heard = sum(np.interp(grid, tr.times_s, 10 ** (tr.gain_db / 20)) for tr in (v.trajectory(settings) for v in plan.objects))
+    assert heard.max() <= 4.0 + 1e-3
     on = np.stack([on_screen(t, grid) for t in tracks]).sum(axis=0)
     assert np.all(total[on >= 4] >= 4.0 - 1e-9 - 1.0) and np.mean(total[on >= 4] >= 4.0 - 1e-9) > 0.9  # voices busy
     for voiced in plan.objects:  # every stretch with a voice lasts HOLD_S, unless the object leaves the screen
