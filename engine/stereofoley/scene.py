@@ -96,6 +96,7 @@ class VoicedObject:
     track: ObjectTrack
     times_s: np.ndarray
     gain: np.ndarray
+    end_s: float | None = None  # the clip's end: the trajectory stops there
 
     def gain_at(self, times_s: np.ndarray) -> np.ndarray:
         return np.interp(np.asarray(times_s, dtype=np.float64), self.times_s, self.gain)
@@ -104,6 +105,8 @@ class VoicedObject:
         """The track's trajectory with the voice gain applied: silent where the object holds no voice."""
         base = self.track.to_trajectory(settings)
         times = np.union1d(base.times_s, self.times_s)
+        if self.end_s is not None and times[-1] > self.end_s:
+            times = np.union1d(times[times < self.end_s], [self.end_s])
         level = np.interp(times, base.times_s, 10.0 ** (base.gain_db / 20.0)) * self.gain_at(times)
         floor = 10.0 ** (SILENT_GAIN_DB / 20.0)
         gain_db = 20.0 * np.log10(np.maximum(level, floor))
@@ -165,7 +168,7 @@ def allocate_voices(
             continue
         gain = _crossfade(active[i], np.isfinite(scores[i]), int(round(fade_s / step_s)))
         keep = _knots(gain)
-        voiced.append(VoicedObject(track, grid[keep], gain[keep]))
+        voiced.append(VoicedObject(track, grid[keep], gain[keep], None if duration_s is None else float(duration_s)))
     return VoicePlan(tuple(voiced), n_voices, tuple(unheard))
 
 

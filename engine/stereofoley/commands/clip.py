@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_video_arguments(p)
     p.add_argument("--output", "-o", required=True, help="output WAV path")
-    p.add_argument("--max-objects", type=int, default=4, help="most objects to sonify (default 4)")
+    p.add_argument("--max-objects", type=int, default=4, help="voices: objects sounding at once, given moment by moment (default 4)")
     p.add_argument("--tracks-out", help="also write the analysis as tracks.json here")
     add_source_arguments(p)
     add_spatial_arguments(p)

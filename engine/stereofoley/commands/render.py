@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     eng = p.add_argument_group("analysis")
     eng.add_argument("--detector", default="auto", help="auto, yolo or motion")
     eng.add_argument("--weights", help="detector weights file")
-    eng.add_argument("--max-objects", type=int, default=4, help="sounding objects per clip (default 4)")
+    eng.add_argument("--max-objects", type=int, default=4, help="voices: objects sounding at once, given moment by moment (default 4)")
     eng.add_argument("--no-stems", dest="stems", action="store_false", help="do not write per-object mono sources")
     add_source_arguments(p)
     add_spatial_arguments(p)
