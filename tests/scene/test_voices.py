@@ -8,13 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stereofoley import SAMPLE_RATE_HZ, pipeline
+from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.config import preset
+from stereofoley.options import RenderOptions
+from stereofoley.timeline.request import ClipRequest
+from stereofoley.usecases import clip as clip_usecase
+from stereofoley.usecases.clip import mix_clip, neutral_source
 from stereofoley.errors import InvalidParameter
-from stereofoley.scene import HOLD_S, allocate_voices, merge_fragments
-from stereofoley.spatial import spatialize
+from stereofoley.vision.scene import HOLD_S, allocate_voices, merge_fragments
+from stereofoley.spatial.dsp import spatialize
 from stereofoley.vision.tracks import Analysis
-from stereofoley.vision.trajectory import build_track
+from stereofoley.vision.placement import build_track
 
 STEP = 0.1
 DURATION_S = 30.0
@@ -74,7 +78,7 @@ def test_crowd_coverage_measured_in_the_rendered_stems():
     win = SAMPLE_RATE_HZ // 20
     centres = (np.arange(n // win) + 0.5) * win / SAMPLE_RATE_HZ
     for voiced in plan.objects:
-        source = pipeline.neutral_source(voiced.track, n)
+        source = neutral_source(voiced.track, n)
         stem = spatialize(source, voiced.trajectory(settings), settings, n)
         free = spatialize(source, voiced.track.to_trajectory(settings), settings, n)
         e_stem = np.mean(stem[:, : n // win * win].reshape(2, -1, win) ** 2, axis=(0, 2))
@@ -135,8 +139,10 @@ def test_render_clip_gives_voices_per_moment(monkeypatch, tmp_path):
     tracks = crowd()
     analysis = Analysis(media_path=Path(tmp_path / "crowd.mp4"), width=320, height=180, fps=Fraction(10), start_s=0.0,
                         end_s=DURATION_S, frame_times_s=FRAMES, tracks=tuple(tracks))
-    monkeypatch.setattr(pipeline, "analyze_video", lambda *a, **k: analysis)
-    result = pipeline.render_clip(tmp_path / "crowd.mp4", settings=preset("dry"), max_objects=2)
+    monkeypatch.setattr(clip_usecase, "analyze_video", lambda *a, **k: analysis)
+    request = ClipRequest(clip_id="crowd", name="crowd", media_path=tmp_path / "crowd.mp4", media_start_s=0.0,
+                          media_end_s=DURATION_S, speed=1.0, n_samples=int(DURATION_S * SAMPLE_RATE_HZ))
+    result = mix_clip(request, RenderOptions(settings=preset("dry"), max_objects=2, sources="neutral", cache=False))
     assert len(result.objects) == len(merge_fragments(tracks))
     win = SAMPLE_RATE_HZ // 10
     n = result.stereo.shape[1] // win * win

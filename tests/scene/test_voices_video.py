@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from stereofoley import SAMPLE_RATE_HZ as SR
-from stereofoley import pipeline, synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.config import preset
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.clip import render_media
 from stereofoley.demo import DEMO_WEIGHTS as WEIGHTS  # the shipped sprite YOLO (tests/vision/tiny_yolo.py)
-from stereofoley.trajectory import pan_from_x
+from stereofoley.spatial.trajectory import pan_from_x
 SECONDS = 12.0
 SPANS = ((0.0, 5.0), (2.0, 7.0), (4.0, 9.0), (6.5, 11.5), (7.5, 12.0))
 
@@ -31,7 +33,8 @@ def test_each_person_is_heard_while_on_screen(walkers):
     video, truth = walkers
     on = np.stack([o.on_screen for o in truth.objects])
     assert on.sum(axis=0).max() <= 3
-    result = pipeline.render_clip(video, detector="yolo", weights=WEIGHTS, settings=preset("dry"), cache_dir=None)
+    result = render_media(video, options=RenderOptions(detector="yolo", weights=str(WEIGHTS), settings=preset("dry"),
+                                                       sources="neutral", cache=False))
     frames = truth.frame_times_s
     settings = preset("dry")
     for obj in truth.objects:

@@ -10,11 +10,11 @@ import pytest
 
 from stereofoley import SAMPLE_RATE_HZ as SR
 from stereofoley.config import SpatialSettings
-from stereofoley.render import SoundObject, render_mix
+from stereofoley.spatial.mix import SoundObject, render_mix
 from stereofoley.sources import make_source_for
 from stereofoley.sources.motion import LEVEL_RULE_BOUND_DB, level_rule, motion_of
 from stereofoley.vision.tracks import vertical_fov_deg
-from stereofoley.vision.trajectory import build_track
+from stereofoley.vision.placement import build_track
 
 VOICE_CLASSES = {"engine": "car", "steps": "person", "animal": "dog", "birds": "bird", "whoosh": "object"}
 HEIGHT_M = {"car": 1.5, "person": 1.7, "dog": 0.6, "bird": 0.25, "object": 1.0}

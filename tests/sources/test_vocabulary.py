@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from stereofoley.errors import InvalidParameter, MediaNotFound
-from stereofoley.scene import allocate_voices
+from stereofoley.vision.scene import allocate_voices
 from stereofoley.sources import make_source_for, synth
 from stereofoley.sources.factory import track_rng
 from stereofoley.sources.generator import prompt_for
 from stereofoley.sources.library import load_class_map
 from stereofoley.sources.motion import motion_of, voice_for_class
 from stereofoley.sources.vocabulary import builtin_vocabulary, load_vocabulary
-from stereofoley.vision.trajectory import build_track
+from stereofoley.vision.placement import build_track
 
 from .conftest import SR
 

@@ -8,9 +8,9 @@ import pytest
 
 from stereofoley import SAMPLE_RATE_HZ as SR
 from stereofoley.config import SpatialSettings, preset
-from stereofoley.metric import analyze_audio, pan_from_ild
-from stereofoley.render import SoundObject, render_mix
-from stereofoley.trajectory import Trajectory, pan_from_x
+from stereofoley.evaluation.metric import analyze_audio, pan_from_ild
+from stereofoley.spatial.mix import SoundObject, render_mix
+from stereofoley.spatial.trajectory import Trajectory, pan_from_x
 
 EDGE_XS = (0.02, 0.1, 0.14, 0.86, 0.9, 0.98)  # |x - 0.5| > 0.35
 

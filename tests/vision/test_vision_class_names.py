@@ -9,8 +9,10 @@ import pytest
 import tiny_yolo
 
 from stereofoley import SAMPLE_RATE_HZ as SR
-from stereofoley import pipeline, synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.config import preset
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.clip import render_media
 from stereofoley.sources import make_source_for, synth
 from stereofoley.sources.factory import track_rng
 from stereofoley.sources.motion import motion_of
@@ -73,6 +75,7 @@ def test_non_coco_names_sound_and_measure_like_their_coco_classes(renamed_model,
         whoosh = synth.synth_source("zzz-unmapped", motion_of(track, n), track_rng(0, track))
         assert not np.array_equal(sound, whoosh)
 
-    result = pipeline.render_clip(video, detector="yolo", weights=renamed_model, settings=preset("dry"), source_for=chain)
+    result = render_media(video, options=RenderOptions(detector="yolo", weights=str(renamed_model), settings=preset("dry"),
+                                                       cache=False), source_for=chain)
     assert {"vehicle", "pedestrian"} <= {o.class_name for o in result.objects}
     assert float(np.sqrt(np.mean(result.stereo**2))) > 10 ** (-50 / 20)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
+from .common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidJob
 from ..jobs import FINAL_STATES, read_job, run_job
 from ..transport.osc import DEFAULT_PORT, PREFIX, OscClient

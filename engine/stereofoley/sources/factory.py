@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
-from ..spatial import check_mono
+from ..audio import check_mono
 from . import synth
 from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of
 from .vocabulary import Vocabulary, builtin_vocabulary, vocabulary_for
@@ -100,7 +100,7 @@ def make_source_for(
     cache_dir: str | os.PathLike | None = None,
     hfov_deg: float | None = None,
 ) -> ProviderChain:
-    """A `source_for(track, n_samples) -> mono float32` for `pipeline.render_clip` (contract 2).
+    """A `source_for(track, n_samples) -> mono float32` for the clip use case (docs/contracts.md).
 
     libraries: folders for `library`; class_map: a user vocabulary file (TOML/JSON, see vocabulary.py) that
     every provider honours (voice, UCS categories, prompt), or a Vocabulary; follow: for

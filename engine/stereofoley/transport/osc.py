@@ -35,6 +35,7 @@ from pythonosc.osc_server import AsyncIOOSCUDPServer
 
 from .. import __version__
 from ..errors import InvalidOscMessage, InvalidParameter, MediaNotFound, PathNotAllowed, StereoFoleyError
+from ..files import default_roots, resolve_under_roots
 
 log = logging.getLogger("stereofoley.osc")
 
@@ -191,31 +192,6 @@ def check_bind(host: str, *, token: str | None, allow_remote: bool) -> None:
         raise InvalidParameter(f"refusing to bind {host}: only loopback is allowed without --allow-remote")
     if not token or len(token) < 16:
         raise InvalidParameter(f"refusing to bind {host} without a shared token of at least 16 characters (--token)")
-
-
-def resolve_under_roots(path: str | os.PathLike, roots: Iterable[str | os.PathLike]) -> Path:
-    """The real path of `path`, provided it is absolute, has no '..' and lies (after symlinks) under a root."""
-    raw = str(path)
-    if "\x00" in raw or not raw:
-        raise PathNotAllowed("empty path or a path with a NUL byte")
-    p = Path(raw)
-    if not p.is_absolute():
-        raise PathNotAllowed(f"path {raw!r} must be absolute")
-    if ".." in p.parts:
-        raise PathNotAllowed(f"path {raw!r} contains '..'")
-    real = Path(os.path.realpath(p))
-    for root in roots:
-        root_real = Path(os.path.realpath(root))
-        if real == root_real or root_real in real.parents:
-            return real
-    raise PathNotAllowed(f"path {raw!r} (real path {str(real)!r}) is outside the allowed roots")
-
-
-def default_roots() -> tuple[Path, ...]:
-    """Home and the system temporary folder: where host projects and their job files normally live."""
-    import tempfile
-
-    return tuple(dict.fromkeys(Path(os.path.realpath(p)) for p in (Path.home(), tempfile.gettempdir())))
 
 
 # ------------------------------------------------------------------------------------------------ server

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.signal
 
 from ..sources.vocabulary import Vocabulary, builtin_vocabulary
-from ..trajectory import azimuth_from_x
+from ..spatial.trajectory import azimuth_from_x
 from .tracks import DEFAULT_HFOV_DEG, ObjectTrack, vertical_fov_deg
 
 PLACEMENT_VERSION = 2  # part of the analysis cache key: bump when placement changes (2: vocabulary, edge zone)

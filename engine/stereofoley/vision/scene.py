@@ -20,12 +20,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .config import SpatialSettings
-from .errors import InvalidParameter
-from .sources.vocabulary import Vocabulary, builtin_vocabulary
-from .trajectory import Trajectory
-from .vision.tracks import FADE_S, SILENT_GAIN_DB, ObjectTrack
-from .vision.trajectory import placed_with, track_salience
+from ..config import SpatialSettings
+from ..errors import InvalidParameter
+from ..sources.vocabulary import Vocabulary, builtin_vocabulary
+from ..spatial.trajectory import Trajectory
+from .placement import placed_with, track_salience
+from .tracks import FADE_S, SILENT_GAIN_DB, ObjectTrack
 
 MAX_GAP_S = 1.0  # a fragment must start within this of the previous one's end
 MAX_JUMP = 0.15  # ... and within this (of frame width) of where the previous one was heading
