@@ -16,7 +16,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import threading
 import time
 import uuid

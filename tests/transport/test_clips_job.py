@@ -11,7 +11,8 @@ import pytest
 
 from stereofoley.audio import write_wav
 from stereofoley.config import preset
-from stereofoley.transport.osc import PREFIX, OscClient
+from stereofoley.transport.client import OscClient
+from stereofoley.transport.codec import PREFIX
 
 from .test_server import collect, submit
 

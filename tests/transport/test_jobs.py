@@ -1,4 +1,4 @@
-"""Job files (contract 4), running jobs in-process, the worker pool, and the clips/timeline contract plumbing."""
+"""Job files (docs/contracts.md §4), running jobs in-process, the worker pool, and the clips/timeline contract plumbing."""
 
 from __future__ import annotations
 

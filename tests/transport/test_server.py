@@ -13,7 +13,9 @@ import pytest
 
 from stereofoley import __version__
 from stereofoley.cli import main
-from stereofoley.transport.osc import PREFIX, OscClient, ServerConfig, ServerThread, encode_message
+from stereofoley.transport.client import OscClient
+from stereofoley.transport.codec import encode_message, PREFIX
+from stereofoley.transport.server import ServerConfig, ServerThread
 
 from .conftest import spatialize_job
 from .test_jobs import cli_render

@@ -9,6 +9,8 @@ from typing import Any
 
 from ..config import PAN_LAWS, SpatialSettings, preset
 from ..options import RenderOptions
+from .source_args import add_source_arguments
+from .vision_args import add_analysis_arguments
 
 # 0 success, 1 error (one-line reason on stderr), 2 bad usage, 3 partial success (some clips skipped).
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -52,8 +54,6 @@ def emit(args: argparse.Namespace, summary: dict[str, Any], human: str) -> None:
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     """Every RenderOptions field as a flag (`max_objects` <-> `--max-objects`): analysis, sources, loudness,
     spatial settings, stems, overwrite and --json. Used by `clip` and `render` alike."""
-    from .source_args import add_source_arguments
-    from .vision_args import add_analysis_arguments
 
     add_analysis_arguments(parser)
     add_source_arguments(parser)

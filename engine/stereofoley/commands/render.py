@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import opentimelineio as otio
 
 from ..errors import InvalidParameter
 from .common import EXIT_OK, EXIT_PARTIAL, add_render_arguments, emit, render_options_from_args
+from ..timeline import Selection
+from ..usecases.timeline import render_timeline
+from ..timeline.plan import global_start_s, read_timeline, timeline_rate
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,8 +50,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..timeline import Selection
-    from ..usecases.timeline import render_timeline
 
     selection = Selection(clips=tuple(args.clip), markers=tuple(args.marker), colors=tuple(args.color),
                           tracks=tuple(args.track),
@@ -65,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_range(text: str, timeline_path: str) -> tuple[float, float]:
     """'12.5-20' (seconds from the timeline start) or '01:00:10:00-01:00:20:00' (timecodes, global start included)."""
-    from ..timeline.plan import global_start_s, read_timeline, timeline_rate
-
     parts = text.split("-")
     if len(parts) != 2:
         raise InvalidParameter(f"--range {text!r} must look like START-END (seconds or HH:MM:SS:FF timecodes)")

@@ -1,6 +1,6 @@
 """`stereofoley send JOB.json`: run a job on a running `stereofoley serve`, or in this process when none answers.
 
-For hosts whose scripts cannot speak OSC (the REAPER shim runs it). The status file (contract 4) is kept up to
+For hosts whose scripts cannot speak OSC (the REAPER shim runs it). The status file (docs/contracts.md §4) is kept up to
 date atomically either way: by the server when it runs the job (so it survives this process going away), or here.
 Exit codes: 0 done, 3 partial, 1 failed or cancelled.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 from .common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidJob
 from ..jobs import FINAL_STATES, read_job, run_job
-from ..transport.osc import DEFAULT_PORT, PREFIX, OscClient
+from ..transport.client import OscClient
+from ..transport.codec import DEFAULT_PORT, PREFIX
 from .serve import TOKEN_ENV, token_from_args
 
 EXIT_FOR_STATE = {"done": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_ERROR, "cancelled": EXIT_ERROR}
@@ -24,7 +25,7 @@ EXIT_FOR_STATE = {"done": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_ERROR
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("send", help="run a job file on the engine server (or locally)", description=__doc__)
-    p.add_argument("job", help="job file (JSON, contract 4)")
+    p.add_argument("job", help="job file (JSON, docs/contracts.md §4)")
     p.add_argument("--status-file", help="status JSON to keep updated (default: none)")
     p.add_argument("--local", action="store_true", help="run in this process; do not look for a server")
     p.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")

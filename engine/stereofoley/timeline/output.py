@@ -9,24 +9,18 @@ clips, with gaps elsewhere. Each Foley clip references its WAV by absolute file 
 from __future__ import annotations
 
 import copy
-import io
 import json
-import os
-import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import opentimelineio as otio
-import soundfile as sf
 from opentimelineio import url_utils
 
-from .. import SAMPLE_RATE_HZ
-from ..errors import InvalidAudio, InvalidParameter
-from ..files import atomic_output, write_text_atomic
+from ..files import write_text_atomic
 from .timemap import rational, seconds, time_range
+from .plan import timeline_rate
 
 FOLEY_TRACK_NAME = "StereoFoley"
 METADATA_KEY = "stereofoley"
@@ -151,8 +145,6 @@ def write_fcp_xml(timeline: otio.schema.Timeline, pictures: Sequence, path: Path
 
 
 def _flat_for_xml(timeline: otio.schema.Timeline, pictures: Sequence) -> otio.schema.Timeline:
-    from .plan import timeline_rate
-
     rate = timeline_rate(timeline)
     flat = otio.schema.Timeline(name=timeline.name, global_start_time=timeline.global_start_time)
     video = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)

@@ -29,6 +29,8 @@ from ..timeline.request import ClipRequest
 from ..options import RenderOptions
 from ..vision import Analysis, ObjectTrack, analyze_video, probe, write_tracks
 from ..vision.scene import allocate_voices
+from ..vision.decode import resolve_range
+from ..sources import make_source_for
 
 Progress = Callable[[float], None]
 SourceFor = Callable[[ObjectTrack, int], np.ndarray]
@@ -85,8 +87,6 @@ class ClipResult:
 def request_for_media(media_path: str | Path, *, start_s: float | None = None, end_s: float | None = None,
                       clip_id: str = "clip", name: str | None = None) -> ClipRequest:
     """A request for [start_s, end_s) of a media file at normal speed (None: the media's start / end)."""
-    from ..vision.decode import resolve_range
-
     info = probe(media_path)
     start, end = resolve_range(info, start_s, end_s)
     n = int(round((end - start) * SAMPLE_RATE_HZ))
@@ -148,7 +148,6 @@ def source_for_request(request: ClipRequest, options: RenderOptions):
     options.follow, else the first object asked for, which is the most salient: objects are asked in rank order)."""
     if options.neutral:
         return neutral_source
-    from ..sources import make_source_for
 
     return make_source_for(options.sources, libraries=options.libraries, seed=options.seed,
                            media_path=request.media_path, media_start_s=request.media_start_s,

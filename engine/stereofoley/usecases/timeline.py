@@ -29,6 +29,7 @@ from ..timeline.timemap import rate_fraction, rational, sample_index
 from . import clip as clip_usecase
 from ..files import safe_name
 from .clip import ClipMixer, ClipResult, check_outputs_free, render_clip_files
+from stereofoley_adapters import rpp_adapter
 
 Progress = Callable[[float, str], None]
 
@@ -177,7 +178,6 @@ def _rpp_text(timeline: otio.schema.Timeline) -> str:
     try:
         return otio.adapters.write_to_string(timeline, "rpp")
     except otio.exceptions.NotSupportedError:  # the plug-in is not registered (package not installed)
-        from stereofoley_adapters import rpp_adapter
 
         return rpp_adapter.write_to_string(timeline)
 
