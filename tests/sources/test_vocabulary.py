@@ -15,7 +15,7 @@ from stereofoley.sources.factory import track_rng
 from stereofoley.sources.generator import prompt_for
 from stereofoley.sources.library import load_class_map
 from stereofoley.sources.motion import motion_of, voice_for_class
-from stereofoley.sources.vocabulary import builtin_vocabulary, load_vocabulary
+from stereofoley.vocabulary import builtin_vocabulary, load_vocabulary
 from stereofoley.vision.placement import build_track
 
 from .conftest import SR
@@ -121,7 +121,7 @@ def test_bad_user_files_are_one_line_errors_naming_the_file(tmp_path, text, matc
 def test_unmapped_classes_get_one_notice(caplog):
     vocab = load_vocabulary(None)  # a fresh vocabulary: nothing reported yet
     tracks = [box_track("zorblax", track_id=1), box_track("quux", track_id=2), box_track("zorblax", track_id=3)]
-    with caplog.at_level(logging.WARNING, logger="stereofoley.sources.vocabulary"):
+    with caplog.at_level(logging.WARNING, logger="stereofoley.vocabulary"):
         allocate_voices(tracks, 4, vocabulary=vocab)
         allocate_voices(tracks, 4, vocabulary=vocab)  # a second clip: no repeat
     notices = [r.getMessage() for r in caplog.records]

@@ -28,7 +28,7 @@ from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnav
 from ..audio import check_mono
 from . import synth
 from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of
-from .vocabulary import Vocabulary, builtin_vocabulary, vocabulary_for
+from ..vocabulary import Vocabulary, builtin_vocabulary, vocabulary_for
 from .library import LibrarySource, load_class_map, scan_library
 from .clip_audio import audio_stream_count, extract_clip_audio
 from .generator import GeneratorRequest, load_generator, prompt_for, run_generator

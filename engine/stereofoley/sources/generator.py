@@ -22,7 +22,7 @@ from .. import SAMPLE_RATE_HZ
 from ..errors import GeneratorFailed, InvalidParameter
 from . import synth
 from .motion import ANIMAL_CLASSES, VEHICLE_CLASSES, Motion
-from .vocabulary import Vocabulary, builtin_vocabulary
+from ..vocabulary import Vocabulary, builtin_vocabulary
 
 ENTRY_POINT_GROUP = "stereofoley.generators"
 

@@ -33,7 +33,7 @@ from ..audio import read_mono
 from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, MediaNotFound, SourceUnavailable
 from ..files import write_text_atomic
-from .vocabulary import Vocabulary, vocabulary_for
+from ..vocabulary import Vocabulary, vocabulary_for
 
 AUDIO_SUFFIXES = (".wav", ".wave", ".bwf", ".flac", ".aif", ".aiff", ".aifc")
 INDEX_VERSION = 1

@@ -34,7 +34,7 @@ import scipy.signal
 from .. import SAMPLE_RATE_HZ
 from ..config import SpatialSettings
 from ..errors import InvalidParameter
-from .vocabulary import Vocabulary, builtin_vocabulary
+from ..vocabulary import Vocabulary, builtin_vocabulary
 
 CONTROL_RATE_HZ = 100  # motion curves are computed at this rate, then interpolated to audio rate
 SPEED_SMOOTHING_S = 0.3

@@ -19,7 +19,7 @@ import scipy.signal
 
 from .. import SAMPLE_RATE_HZ
 from .motion import Motion, footstep_cadence_hz, level_gain
-from .vocabulary import Vocabulary, builtin_vocabulary
+from ..vocabulary import Vocabulary, builtin_vocabulary
 
 SR = SAMPLE_RATE_HZ
 NOMINAL_RMS_DBFS = -24.0

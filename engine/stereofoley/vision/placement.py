@@ -11,7 +11,7 @@ Steps, in order, on the analysis frames of one shot:
    away from (towards) it, as when a detector picks a person up only once most of them is in frame. So the
    sound enters and leaves at the frame edge instead of starting late, inside the picture;
 5. azimuth through the camera's horizontal field of view; distance from box height and the class's typical
-   height in the class vocabulary (sources/vocabulary.py: a person 1.7 m, a car 1.5 m; synonyms and the user's
+   height in the class vocabulary (vocabulary.py: a person 1.7 m, a car 1.5 m; synonyms and the user's
    --class-map included), an unmapped class as a 1 m object (pinhole camera).
 """
 
@@ -23,7 +23,7 @@ import math
 import numpy as np
 import scipy.signal
 
-from ..sources.vocabulary import Vocabulary, builtin_vocabulary
+from ..vocabulary import Vocabulary, builtin_vocabulary
 from ..spatial.trajectory import azimuth_from_x
 from .tracks import DEFAULT_HFOV_DEG, ObjectTrack, vertical_fov_deg
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import SpatialSettings
 from ..errors import InvalidParameter
-from ..sources.vocabulary import Vocabulary, builtin_vocabulary
+from ..vocabulary import Vocabulary, builtin_vocabulary
 from ..spatial.trajectory import Trajectory
 from .placement import placed_with, track_salience
 from .tracks import FADE_S, SILENT_GAIN_DB, ObjectTrack

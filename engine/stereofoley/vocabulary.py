@@ -1,5 +1,8 @@
 """The class vocabulary: one place that says what a detector class sounds like and how big it is.
 
+It sits below vision and sources (it imports only errors): vision's placement reads the sizes, the providers the
+sounds, and neither imports the other.
+
 Every provider and the distance estimate ask it: the synth voice (engine, steps, animal, birds, whoosh), the UCS
 CatIDs and keywords a library file is matched by, the generator prompt, and the typical real-world height behind
 the pinhole distance estimate (a person is about 1.7 m). The built-in table (`vocabulary.toml`, beside this file)
@@ -30,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..errors import InvalidParameter, MediaNotFound
+from .errors import InvalidParameter, MediaNotFound
 
 log = logging.getLogger(__name__)
 
