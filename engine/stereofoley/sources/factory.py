@@ -24,14 +24,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
 from ..audio import check_mono
-from . import synth
-from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of
+from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
 from ..vocabulary import Vocabulary, builtin_vocabulary, vocabulary_for
-from .library import LibrarySource, load_class_map, scan_library
+from . import generator, synth
 from .clip_audio import audio_stream_count, extract_clip_audio
-from .generator import GeneratorRequest, load_generator, prompt_for, run_generator
+from .generator import GeneratorRequest, prompt_for, run_generator
+from .library import LibrarySource, load_class_map, scan_library
+from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def _clip_audio_provider(*, media_path, media_start_s, follow, tracks, **_: Any)
 
 
 def _generator_provider(gen_name: str, *, seed, media_path, media_start_s, prompt, vocabulary, **_: Any):
-    generate = load_generator(gen_name)
+    generate = generator.load_generator(gen_name)  # looked up at build time (plug-ins may be added at run time)
 
     def provide(track: Any, n: int, motion: Motion, last: bool) -> np.ndarray:
         request = GeneratorRequest(
