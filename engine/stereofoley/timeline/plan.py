@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 import opentimelineio as otio
 
 from ..errors import InvalidParameter, TimelineNotFound, UnsupportedTimeline
-from .timemap import Mapping, effect_speed, rate_fraction, seconds, snap_to_frame
+from .timemap import Mapping, child_ranges_s, effect_speed, rate_fraction, record_boundary, seconds
 
 _ZERO = Fraction(0)
 
@@ -155,16 +155,15 @@ class _TopTrack:
 
 
 def _walk(composition, mapping: Mapping, window, path: str, top: _TopTrack, out: list, *, nested: bool) -> None:
-    ranges = composition.range_of_all_children()
+    ranges = child_ranges_s(composition)
     is_track = isinstance(composition, otio.schema.Track)
     for i, child in enumerate(composition):
         if isinstance(child, (otio.schema.Gap, otio.schema.Transition)) or not child.enabled:
             continue
-        r = ranges[child]
-        p0 = seconds(r.start_time)
-        p1 = p0 + seconds(r.duration)
+        p0, p1 = ranges[child]
         w0, w1 = _preimage(mapping, p0, p1, window)
-        w0, w1 = snap_to_frame(w0, top.rate), snap_to_frame(w1, top.rate)
+        warped = mapping.speed != 1
+        w0, w1 = record_boundary(w0, top.rate, warped=warped), record_boundary(w1, top.rate, warped=warped)
         if w1 <= w0:
             continue
         child_map = mapping.into_child(p0, seconds(child.trimmed_range().start_time), effect_speed(child))

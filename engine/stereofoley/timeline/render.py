@@ -26,7 +26,8 @@ from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
 from ..trajectory import Trajectory
 from .media import MediaSearch, file_offset_s, resolve
-from .output import (FoleyClip, foley_clips_in, output_timeline, write_bwf, write_fcp_xml, write_otio)
+from .fcp_xml import write_fcp_xml
+from .output import FoleyClip, foley_clips_in, output_timeline, write_bwf, write_otio
 from .plan import PictureClip, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
 from .timemap import rate_fraction, rational, sample_index, sample_span
 
@@ -162,9 +163,10 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
                 if e.picture_id not in done and e.wav.is_file()]
     result = output_timeline(timeline, kept + rendered, rate)
     write_otio(result, outputs["otio"], overwrite=options.overwrite)
-    xml_kind = None
+    xml_kind, notes = None, []
     if "xml" in outputs:
-        _, xml_kind = write_fcp_xml(result, [c for c, _ in planned], outputs["xml"], overwrite=options.overwrite)
+        xml = write_fcp_xml(result, [c for c, _ in planned], outputs["xml"], overwrite=options.overwrite)
+        xml_kind, notes = xml.content, notes + list(xml.notes)
     if "rpp" in outputs:
         write_text_atomic(outputs["rpp"], _rpp_text(result), overwrite=options.overwrite)
     t_written = time.perf_counter()
@@ -176,6 +178,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         "timeline_out": str(outputs["otio"].resolve()),
         "outputs": {k: str(v.resolve()) for k, v in outputs.items()},
         "fcp_xml_content": xml_kind,
+        "notes": notes,
         "rate": rate,
         "global_start_s": float(g0),
         "clips": report_clips,
