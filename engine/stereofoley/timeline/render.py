@@ -26,6 +26,7 @@ from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
 from ..trajectory import Trajectory
 from .media import MediaSearch, file_offset_s, resolve
+from .aaf import write_aaf
 from .fcp_xml import write_fcp_xml
 from .output import FoleyClip, foley_clips_in, output_timeline, write_bwf, write_otio
 from .plan import PictureClip, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
@@ -87,6 +88,8 @@ class RenderOptions:
     overwrite: bool = False
     write_xml: bool = True
     write_rpp: bool = True
+    write_aaf: bool = True  # the Foley lanes as AAF for Pro Tools (timeline/aaf.py)
+    xml_stems: bool = False  # FCP XML: one audio track per object with keyframed pan/level (timeline/fcp_xml.py)
     renderer: ClipRenderer | None = None  # None: the vision pipeline
 
 
@@ -115,6 +118,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         outputs["xml"] = out_dir / f"{stem}.stereofoley.xml"
     if options.write_rpp:
         outputs["rpp"] = out_dir / f"{stem}.stereofoley.rpp"
+    if options.write_aaf:
+        outputs["aaf"] = out_dir / f"{stem}.stereofoley.aaf"
 
     skipped: list[dict[str, str]] = []
     planned: list[tuple[PictureClip, Path]] = []
@@ -165,10 +170,13 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     write_otio(result, outputs["otio"], overwrite=options.overwrite)
     xml_kind, notes = None, []
     if "xml" in outputs:
-        xml = write_fcp_xml(result, [c for c, _ in planned], outputs["xml"], overwrite=options.overwrite)
+        xml = write_fcp_xml(result, [c for c, _ in planned], outputs["xml"], overwrite=options.overwrite,
+                            stems=options.xml_stems and options.stems)
         xml_kind, notes = xml.content, notes + list(xml.notes)
     if "rpp" in outputs:
         write_text_atomic(outputs["rpp"], _rpp_text(result), overwrite=options.overwrite)
+    if "aaf" in outputs:
+        notes += list(write_aaf(result, outputs["aaf"], overwrite=options.overwrite).notes)
     t_written = time.perf_counter()
 
     report = {
