@@ -24,14 +24,13 @@ class MediaSearch:
 
     timeline_dir: Path = Path(".")
     roots: tuple[Path, ...] = ()
-    remaps: tuple[tuple[str, str], ...] = ()  # (old prefix, new prefix), first match wins
+    remaps: tuple[tuple[str, str], ...] = ()  # (regular expression, replacement), first match that exists wins
 
     @staticmethod
     def parse_remap(rule: str) -> tuple[str, str]:
-        old, sep, new = rule.partition("=")
-        if not sep or not old:
-            raise InvalidParameter(f"--remap {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
-        return old, new
+        from .relink import parse_remap  # relink owns the rules; kept here for callers of MediaSearch
+
+        return parse_remap(rule)
 
 
 @dataclass(frozen=True)

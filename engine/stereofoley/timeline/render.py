@@ -25,11 +25,12 @@ from ..config import SpatialSettings
 from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
 from ..trajectory import Trajectory
-from .media import MediaSearch, file_offset_s, resolve
+from .media import MediaSearch, file_offset_s
 from .aaf import write_aaf
 from .fcp_xml import write_fcp_xml
 from .output import FoleyClip, foley_clips_in, output_timeline, write_bwf, write_otio
-from .plan import PictureClip, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
+from .relink import resolve_all
+from .plan import PictureClip, nothing_selected, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
 from .timemap import rate_fraction, rational, sample_index, sample_span
 
 # Automation sent to hosts is simplified (Ramer-Douglas-Peucker) within these errors.
@@ -108,9 +109,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     clips = picture_clips(timeline)
     chosen = select(timeline, clips, selection)
     if not chosen:
-        raise UnsupportedTimeline(
-            f"{path}: no clips selected ({len(clips)} video clips on enabled tracks; selection {_describe(selection)})"
-        )
+        raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)))
     search = dataclasses.replace(options.media, timeline_dir=path.parent.resolve())
     stem = _safe(path.name.split(".")[0]) or "timeline"
     outputs = {"otio": out_dir / f"{stem}.stereofoley.otio", "report": out_dir / f"{stem}.stereofoley.json"}
@@ -123,8 +122,9 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
 
     skipped: list[dict[str, str]] = []
     planned: list[tuple[PictureClip, Path]] = []
+    relinked = resolve_all(chosen, search)  # media roots indexed once; relinked references updated
     for c in chosen:
-        found = resolve(c.clip.media_reference, search)
+        found = relinked[c.id]
         if found.path is None:
             skipped.append({"id": c.id, "name": c.name, "reason": found.reason})
         else:
@@ -154,7 +154,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
             skipped.append({"id": c.id, "name": c.name, "reason": f"{type(exc).__name__}: {exc}"})
             continue
         rendered.append(entry)
-        report_clips.append(summary)
+        report_clips.append(dict(summary, relink=relinked[c.id].to_report()))
     if not rendered:
         raise UnsupportedTimeline(f"{path}: no clip could be rendered: "
                                   + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
