@@ -45,7 +45,9 @@ def reference_path(reference: otio.core.MediaReference | None) -> str | None:
         return None
     url = reference.target_url
     if url.lower().startswith("file:"):
-        return url_utils.filepath_from_url(url)
+        path = url_utils.filepath_from_url(url)
+        # file:///D%3a/x.mov decodes to /D:/x.mov: the drive letter is the path's start (Windows media)
+        return path[1:] if len(path) > 3 and path[0] == "/" and path[2] == ":" and path[1].isalpha() else path
     if "://" in url:
         return None  # http(s) and other schemes are not local media
     return url

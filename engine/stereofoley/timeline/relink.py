@@ -135,7 +135,7 @@ def _find(clip, raw: str | None, search: MediaSearch, index: MediaIndex) -> Reli
                 return Relinked(p, "path")
         for old, new in search.remaps:
             try:
-                mapped = re.sub(old.replace("\\", "/"), new, raw_norm, count=1, flags=re.IGNORECASE)
+                mapped = re.sub(old, new, raw_norm, count=1, flags=re.IGNORECASE)  # paths use / here
             except re.error as exc:
                 raise InvalidParameter(f"--remap {old}={new}: {exc}") from None
             if mapped != raw_norm and Path(mapped).is_file():
