@@ -208,3 +208,19 @@ def test_any_source_rate_in_any_sequence_rate_writes_xml_that_reads_back(tmp_pat
     r = F(sequence_rate).limit_denominator(1001)
     edges = [math.floor(c.record_start_s * r + F(1, 2)) for c in clips] + [math.floor(clips[-1].record_end_s * r + F(1, 2))]
     assert got == list(zip(edges[:-1], edges[1:]))
+
+
+def test_report_accepts_what_clip_writes(tmp_path):
+    """`stereofoley report` on a folder holding `clip`'s WAV and its --json summary saved to a file."""
+    import json
+
+    from stereofoley.audio import write_wav
+    from stereofoley.report import load_results
+
+    write_wav(tmp_path / "shot.wav", np.zeros((2, 4800), np.float32))
+    (tmp_path / "shot.json").write_text(json.dumps({"ok": True, "output": str(tmp_path / "shot.wav"),
+                                                    "media": str(tmp_path / "shot.mov"), "start_s": 1.5}))
+    write_wav(tmp_path / "lone.wav", np.zeros((2, 480), np.float32))
+    clips = load_results(tmp_path)
+    assert [(c.name, c.media_start_s) for c in clips] == [("shot", 1.5), ("lone", 0.0)]
+    assert clips[0].media == tmp_path / "shot.mov" and clips[1].media is None
