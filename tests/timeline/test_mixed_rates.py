@@ -224,3 +224,36 @@ def test_report_accepts_what_clip_writes(tmp_path):
     clips = load_results(tmp_path)
     assert [(c.name, c.media_start_s) for c in clips] == [("shot", 1.5), ("lone", 0.0)]
     assert clips[0].media == tmp_path / "shot.mov" and clips[1].media is None
+
+
+def test_cli_renders_the_mixed_timeline_with_exit_0_and_xml_stems(mixed, tmp_path, monkeypatch, capsys):
+    import json
+
+    from stereofoley import cli
+
+    renderer = RecordingRenderer()
+    monkeypatch.setattr("stereofoley.timeline.render.vision_renderer", lambda options: renderer)
+    report, exact = mixed
+    timeline = Path(report["timeline"])
+    code = cli.main(["render", str(timeline), "-o", str(tmp_path / "out"), "--media-root", str(timeline.parent / "media"),
+                     "--xml-stems", "--json"])
+    got = json.loads(capsys.readouterr().out)
+    assert code == 0 and got["status"] == "ok" and len(got["clips"]) == len(exact)
+    root = ET.fromstring(Path(got["outputs"]["xml"]).read_text())
+    # each stem clip item: Pan keyframes -50 .. +50 (the renderer's object pans -0.5 .. +0.5 over its audio)
+    stems = [c for c in root.iter("clipitem") if (c.findtext("name") or "").endswith(": car 1")]
+    assert len(stems) == len(exact)
+    curves = {c["name"]: c["objects"][0]["curves"] for c in got["clips"]}
+    for item in stems:
+        pan = item.find("filter/effect[effectid='audiopan']/parameter")
+        keys = [(int(k.findtext("when")), float(k.findtext("value"))) for k in pan.iter("keyframe")]
+        n_frames = int(item.findtext("end")) - int(item.findtext("start"))
+        assert keys[0] == (int(item.findtext("in")), -50.0) and keys[-1][0] - keys[0][0] in (n_frames - 1, n_frames, n_frames + 1)
+        assert keys[-1][1] == pytest.approx(50.0, abs=100.0 / n_frames + 1e-6)
+        level = item.find("filter/effect[effectid='audiolevels']/parameter")
+        gains = curves[item.findtext("name").split(" (StereoFoley)")[0]]["gain_db"]
+        values = [float(k.findtext("value")) for k in level.iter("keyframe")]
+        assert values[0] == pytest.approx(10 ** (gains[0][1] / 20), rel=1e-5)  # linear gain, 1 = 0 dB
+        assert len(values) >= 2
+        assert set(round(v, 5) for v in values) <= {round(10 ** (g / 20), 5) for _, g in gains}
+        assert item.find("file/media/audio/channelcount").text == "1"  # a mono stem

@@ -120,8 +120,9 @@ def _corrected(text: str, timeline: otio.schema.Timeline, rate: float, stems: bo
             _describe_audio(file_e, Path(path))
     for sequence in root.iter("sequence"):
         duration = sequence.find("duration")
-        if duration is not None and sequence.find("media") is not None:
-            duration.text = str(_sequence_frames(sequence))
+        end = _sequence_frames(sequence) if sequence.find("media") is not None else 0
+        if duration is not None and end > 0:  # nested sequences inside clip items keep theirs
+            duration.text = str(end)
     for track_e in root.iter("track"):
         for item in track_e.iter("clipitem"):
             f = item.find("file")
