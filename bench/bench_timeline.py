@@ -3,7 +3,7 @@
 Prints, measured in this run on the same input:
   - read + plan (picture clips, visibility, selection, media resolution, clip requests) vs OTIO's own read
     (goal: under 5 s in total);
-  - the per-clip overhead of writing the outputs (Foley tracks + .otio + FCP 7 XML + .rpp) vs OTIO writing
+  - the per-clip overhead of writing the outputs (Foley tracks + .otio + FCP 7 XML + .rpp + .aaf) vs OTIO writing
     the input timeline as .otio, and the BWF writing time per clip of audio.
 Run: .venv/bin/python bench/bench_timeline.py
 """
@@ -19,7 +19,9 @@ import opentimelineio as otio
 
 from stereofoley.timeline import MediaSearch, Selection, picture_clips, read_timeline, select
 from stereofoley.timeline.media import resolve
-from stereofoley.timeline.output import FoleyClip, output_timeline, write_bwf, write_fcp_xml, write_otio
+from stereofoley.timeline.aaf import write_aaf
+from stereofoley.timeline.fcp_xml import write_fcp_xml
+from stereofoley.timeline.output import FoleyClip, output_timeline, write_bwf, write_otio
 from stereofoley.timeline.render import _rpp_text, clip_request
 from stereofoley.config import SpatialSettings
 
@@ -110,15 +112,20 @@ def main() -> None:
         write_otio(result, folder / "out.stereofoley.otio", overwrite=False)
         t_otio = time.perf_counter() - t0
         t0 = time.perf_counter()
-        _, kind = write_fcp_xml(result, planned, folder / "out.stereofoley.xml", overwrite=False)
+        kind = write_fcp_xml(result, planned, folder / "out.stereofoley.xml", overwrite=False).content
         t_xml = time.perf_counter() - t0
+        for c in foley:  # the AAF describes each WAV from its header: one-sample stand-ins (speed only)
+            write_bwf(c.wav, np.zeros((2, 1), np.float32), time_reference_samples=0)
+        t0 = time.perf_counter()
+        write_aaf(result, folder / "out.stereofoley.aaf", overwrite=False)
+        t_aaf = time.perf_counter() - t0
         t0 = time.perf_counter()
         (folder / "out.stereofoley.rpp").write_text(_rpp_text(result))
         t_rpp = time.perf_counter() - t0
-        total = t_otio + t_xml + t_rpp
+        total = t_otio + t_xml + t_rpp + t_aaf
         per_clip_ms = 1000 * total / len(foley)
         print(f"outputs for {len(foley)} clips: .otio {t_otio:.2f} s, FCP XML {t_xml:.2f} s ({kind}), "
-              f".rpp {t_rpp:.2f} s -> {per_clip_ms:.2f} ms per clip")
+              f".rpp {t_rpp:.2f} s, .aaf {t_aaf:.2f} s -> {per_clip_ms:.2f} ms per clip")
         print(f"  vs OTIO writing the input .otio: {t_otio_write:.2f} s -> ratio {total / t_otio_write:.2f}x")
 
         # BWF: the audio itself, per clip of the timeline's mean length (3.6 s of 48 kHz stereo, 24-bit).

@@ -164,9 +164,13 @@ def test_rpp_places_items_at_the_exact_seconds_and_sets_the_project_start(mixed)
     assert project.find("PROJOFFS")[1] == "3600"
     assert project.find("TIMEMODE")[4] == "25"
     tracks = {t.find("NAME")[1]: t for t in project.findall("TRACK")}
-    for track_name in ("Picture", "StereoFoley mix"):
+    for track_name in ("Picture", "StereoFoley mix", "StereoFoley object 1"):
         positions = sorted(float(i.find("POSITION")[1]) for i in tracks[track_name].findall("ITEM"))
         assert positions == pytest.approx([float(s) for s, _ in exact.values()], abs=1e-9), track_name
+    # each clip's envelope points start at its item, also after the NTSC clips (they used to sit 2 ms late)
+    points = [float(p[1]) for p in tracks["StereoFoley object 1"].find("PANENV2").findall("PT")]
+    for start, end in exact.values():
+        assert min(abs(p - float(start)) for p in points) < 2e-6  # exact, or nudged 1 us where clips abut
 
 
 def test_aaf_reads_back_frame_exact_with_linked_wavs_and_start_timecode(mixed):
@@ -185,6 +189,8 @@ def test_aaf_reads_back_frame_exact_with_linked_wavs_and_start_timecode(mixed):
         descriptors = [m.descriptor for m in f.content.sourcemobs() if isinstance(m.descriptor, aaf2.essence.PCMDescriptor)]
         assert sorted(d["Length"].value for d in descriptors) == sorted(c["samples"] for c in report["clips"])
         assert {d["Channels"].value for d in descriptors} == {2}
+        (mob,) = list(f.content.toplevel())
+        assert [slot.name for slot in mob.slots if slot.segment.media_kind == "Sound"] == ["StereoFoley"]
 
 
 @pytest.mark.parametrize("sequence_rate", [24, 25, 30000 / 1001, 30])

@@ -73,6 +73,17 @@ def _describe(clip: otio.schema.Clip) -> None:
     ref.name = os.path.basename(path)
 
 
+def _name_slots(path: Path, names: list[str]) -> None:
+    """The adapter leaves the composition's sound slots unnamed; Pro Tools shows slot names as track names."""
+    import aaf2
+
+    with aaf2.open(str(path), "rw") as f:
+        for mob in f.content.toplevel():
+            sound = [s for s in mob.slots if getattr(s.segment, "media_kind", "") == "Sound"]
+            for slot, name in zip(sound, names):
+                slot.name = name
+
+
 def write_aaf(timeline: otio.schema.Timeline, path: Path, *, overwrite: bool) -> AafWritten:
     """Write the Foley lanes of `timeline` (the render's output timeline) as an AAF at `path`, atomically."""
     from .plan import timeline_rate
@@ -82,4 +93,5 @@ def write_aaf(timeline: otio.schema.Timeline, path: Path, *, overwrite: bool) ->
     with atomic_output(path, overwrite=overwrite) as tmp:
         tmp.unlink()  # pyaaf2 creates the file itself
         otio.adapters.write_to_file(only, str(tmp), adapter_name="AAF", use_empty_mob_ids=True)
+        _name_slots(tmp, [t.name for t in only.tracks])
     return AafWritten(Path(path))

@@ -238,7 +238,7 @@ def _write_clip(c: PictureClip, request: ClipRequest, audio: ClipAudio, wav: Pat
         curves = curves_for(obj.trajectory, options.settings)
         entry: dict[str, Any] = {"name": obj.name, "class": obj.class_name, "curves": {}}
         for key, error in (("pan", PAN_MAX_ERROR), ("gain_db", GAIN_DB_MAX_ERROR)):
-            entry["curves"][key] = record_curve(curves[key], head_s, n / SAMPLE_RATE_HZ).simplified(error).to_json()
+            entry["curves"][key] = record_curve(curves[key], head_s, float(c.record_duration_s)).simplified(error).to_json()
         if options.stems:
             stem_path = wav.with_name(f"{wav.stem}.obj{k + 1}.wav")
             write_wav(stem_path, np.asarray(obj.source, dtype=np.float32)[None, trim], subtype=options.settings.output_subtype,
