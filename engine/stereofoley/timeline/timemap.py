@@ -7,6 +7,7 @@ adding clip durations (no drift). Float seconds appear only in reports.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,8 +25,10 @@ _MAX_RATE_DENOMINATOR = 1001
 _NTSC_TOLERANCE_FPS = 0.005
 
 
+@functools.lru_cache(maxsize=1024)
 def rate_fraction(rate: float) -> Fraction:
-    """A frame rate as an exact fraction: 24.0 -> 24, 29.97002997 and 29.97 -> 30000/1001, 23.98 -> 24000/1001."""
+    """A frame rate as an exact fraction: 24.0 -> 24, 29.97002997 and 29.97 -> 30000/1001, 23.98 -> 24000/1001.
+    (Cached: a long timeline asks for the same few rates hundreds of thousands of times.)"""
     if not (isinstance(rate, (int, float, Fraction)) and math.isfinite(rate) and rate > 0):
         raise UnsupportedTimeline(f"frame rate {rate!r} is not a positive number")
     exact = Fraction(rate).limit_denominator(_MAX_RATE_DENOMINATOR)
