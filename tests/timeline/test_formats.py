@@ -68,3 +68,28 @@ def test_a_track_trim_window_that_hides_every_clip_is_named(tmp_path, timelines)
     assert "\n" not in message and str(path) in message
     assert f"track {track.name!r} holds {len(list(track.find_clips()))} clip(s) but its trim window" in message
     assert "shows 0" in message
+
+
+def test_a_real_29_97_drop_frame_aaf_renders_frame_exact_through_every_writer(tmp_path):
+    from conftest import media_for
+
+    from stereofoley.timeline import MediaSearch
+
+    timeline = read_timeline(FORMATS / "aaf_2997fps-DFTC.aaf")
+    media_for(timeline, tmp_path / "media", rename=lambda clip, raw: raw.rsplit(".", 1)[0] + ".mp4")  # a proxy
+    report = render_timeline(FORMATS / "aaf_2997fps-DFTC.aaf", tmp_path / "out", options=RenderOptions(
+        renderer=RecordingRenderer(), media=MediaSearch(roots=(tmp_path / "media",))))
+    assert report["status"] == "ok" and [c["relink"]["rule"] for c in report["clips"]] == ["stem"]
+    (clip,) = report["clips"]
+    assert clip["samples"] == round(F(2989 * 1001, 30000) * 48000)  # 2989 frames @29.97 = 99.733 s
+    out = otio.adapters.read_from_file(report["timeline_out"])
+    picture = picture_clips(out)[0].clip
+    foley = next(c for t in out.audio_tracks() for c in t.find_clips() if "stereofoley" in c.metadata)
+    assert foley.range_in_parent() == picture.range_in_parent()
+    xml = otio.adapters.read_from_file(report["outputs"]["xml"])
+    assert xml.global_start_time.value == 539460 and "05:00:00;00" == otio.opentime.to_timecode(xml.global_start_time)
+    xml_foley = [c for t in xml.audio_tracks() for c in t.find_clips() if c.name.endswith("(StereoFoley)")]
+    assert [c.range_in_parent().duration.value for c in xml_foley] == [2989]
+    aaf = otio.adapters.read_from_file(report["outputs"]["aaf"])
+    assert aaf.global_start_time.value == 539460
+    assert [c.range_in_parent().duration.value for c in aaf.find_clips()] == [2989]
