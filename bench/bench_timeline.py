@@ -18,7 +18,7 @@ import numpy as np
 import opentimelineio as otio
 
 from stereofoley.timeline import MediaSearch, Selection, picture_clips, read_timeline, select
-from stereofoley.timeline.media import resolve
+from stereofoley.timeline.relink import resolve_all
 from stereofoley.timeline.aaf import write_aaf
 from stereofoley.timeline.fcp_xml import write_fcp_xml
 from stereofoley.timeline.output import FoleyClip, output_timeline, write_bwf, write_otio
@@ -84,8 +84,9 @@ def main() -> None:
         search = MediaSearch(roots=(folder / "media",))
         settings = SpatialSettings()
         requests, planned = [], []
+        relinked = resolve_all(chosen, search)  # the media root is indexed once
         for c in chosen:
-            found = resolve(c.clip.media_reference, search)
+            found = relinked[c.id]
             requests.append(clip_request(c, found.path, settings))
             planned.append(c)
         t_plan = time.perf_counter() - t0

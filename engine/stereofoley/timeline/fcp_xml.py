@@ -55,14 +55,35 @@ def write_fcp_xml(timeline: otio.schema.Timeline, pictures: Sequence, path: Path
     from .plan import timeline_rate
 
     rate = timeline_rate(timeline)
+    why = unwritable(timeline)  # known failures are found before the adapter spends seconds on a long edit
     try:
+        if why:
+            raise _Unwritable(why)
         text, notes = _write(timeline, rate, stems)
         content = "full timeline"
     except Exception as exc:  # the adapter raises TypeError/AttributeError/ValueError on what it does not model
         text, notes = _write(flat_for_xml(timeline, pictures), rate, stems)
-        content = ("selected picture clips + Foley (the fcp_xml adapter cannot write the full timeline: "
-                   f"{type(exc).__name__}: {exc or 'no message'}{_culprit(exc)})")
+        reason = str(exc) if isinstance(exc, _Unwritable) else f"{type(exc).__name__}: {exc or 'no message'}{_culprit(exc)}"
+        content = f"selected picture clips + Foley (the fcp_xml adapter cannot write the full timeline: {reason})"
     return XmlWritten(write_text_atomic(path, text, overwrite=overwrite), content, notes)
+
+
+class _Unwritable(Exception):
+    pass
+
+
+def unwritable(timeline: otio.schema.Timeline) -> str | None:
+    """Why otio-fcp-adapter would fail on the full timeline, for the constructs known to break it: a clip
+    directly in a stack, a file reference without an available range (the adapter needs the file's extent)."""
+    for stack in timeline.find_children(descended_from_type=otio.schema.Stack):
+        for child in stack:
+            if isinstance(child, otio.schema.Clip):
+                return f"clip {child.name!r} sits directly in stack {stack.name!r}, not in a track"
+    for clip in timeline.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.available_range is None:
+            return f"clip {clip.name!r}: its media reference has no available range"
+    return None
 
 
 def _culprit(exc: BaseException) -> str:
