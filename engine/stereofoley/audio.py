@@ -11,7 +11,7 @@ import soundfile as sf
 from . import SAMPLE_RATE_HZ
 from .errors import InvalidAudio, InvalidParameter, MediaNotFound
 from .files import atomic_output
-from .spatial import check_mono, resample
+from .spatial.dsp import check_mono, resample
 
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:

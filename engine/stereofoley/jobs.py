@@ -318,7 +318,7 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
 
 
 def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSettings, source_wav: str | None) -> dict:
-    from .automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
+    from .spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
 
     curves = curves_for(trajectory, settings)
     obj = {
@@ -345,8 +345,8 @@ def _item_wav(job: Job, item: ClipItem | SpatializeItem) -> Path:
 def _spatialize_item(item: SpatializeItem, job: Job, settings: SpatialSettings) -> dict:
     """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (same reads, render, write)."""
     from .audio import read_mono, write_wav
-    from .render import SoundObject, render_mix
-    from .trajectory import Trajectory, read_trajectory
+    from .spatial.mix import SoundObject, render_mix
+    from .spatial.trajectory import Trajectory, read_trajectory
 
     out = _item_wav(job, item)
     if isinstance(item.trajectory, tuple):

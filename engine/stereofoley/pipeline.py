@@ -15,10 +15,10 @@ import numpy as np
 from . import SAMPLE_RATE_HZ
 from .config import SpatialSettings
 from .errors import InvalidAudio
-from .render import SoundObject, render_mix
-from .scene import select_objects
-from .spatial import check_mono
-from .trajectory import Trajectory
+from .spatial.mix import SoundObject, render_mix
+from .vision.scene import select_objects
+from .spatial.dsp import check_mono
+from .spatial.trajectory import Trajectory
 from .vision import Analysis, ObjectTrack, analyze_video
 
 SourceFor = Callable[[ObjectTrack, int], np.ndarray]

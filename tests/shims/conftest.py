@@ -12,9 +12,9 @@ import soundfile
 
 from stereofoley import SAMPLE_RATE_HZ, cli
 from stereofoley.audio import write_wav
-from stereofoley.automation import Curve, curves_for
+from stereofoley.spatial.automation import Curve, curves_for
 from stereofoley.config import preset
-from stereofoley.trajectory import read_trajectory
+from stereofoley.spatial.trajectory import read_trajectory
 
 TRAJECTORY_POINTS = [
     {"t": 0.0, "pan": -0.8, "distance_m": 2.0},

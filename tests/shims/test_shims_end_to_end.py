@@ -78,7 +78,7 @@ def test_reaper_script_to_real_engine_and_back_frame_exact(tmp_path):
 def test_send_selected_items_with_a_real_clips_job(tmp_path):
     """The installed Send script, unchanged: a generated video of a car passing left to right, the real engine
     (vision with the motion detector), results placed under the item; object tracks per the stems' format."""
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     video = tmp_path / "car.mp4"
     synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0, width=160, height=90, fps=12), video)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from stereofoley.config import PAN_LAWS
-from stereofoley.spatial import air_absorption_db_per_m, distance_gain, pan_gains
+from stereofoley.spatial.dsp import air_absorption_db_per_m, distance_gain, pan_gains
 
 JSFX = Path(__file__).resolve().parents[2] / "plugin" / "reaper" / "StereoFoley_Spatial.jsfx"
 TEXT = JSFX.read_text()

@@ -17,7 +17,8 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
-from stereofoley import SAMPLE_RATE_HZ, synthetic
+from stereofoley import SAMPLE_RATE_HZ
+from stereofoley.evaluation import synthetic
 from stereofoley.install import install
 from stereofoley.timeline import read_bwf_time_reference
 

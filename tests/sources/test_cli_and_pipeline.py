@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stereofoley import synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.pipeline import render_clip
 from stereofoley.sources import integrated_lufs, normalize, true_peak_level
-from stereofoley.sources.cli_args import add_source_arguments, apply_loudness, loudness_from_args, source_for_from_args
+from stereofoley.commands.source_args import add_source_arguments, apply_loudness, loudness_from_args, source_for_from_args
 from stereofoley.errors import InvalidParameter
 
 from .conftest import SR, dominant_hz, make_track, tone

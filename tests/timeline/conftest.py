@@ -14,7 +14,7 @@ import pytest
 
 from stereofoley.timeline import ClipAudio, ObjectAudio, picture_clips
 from stereofoley.timeline.media import file_offset_s
-from stereofoley.trajectory import Trajectory
+from stereofoley.spatial.trajectory import Trajectory
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "timelines"
 

@@ -221,15 +221,23 @@ def test_report_accepts_what_clip_writes(tmp_path):
     import json
 
     from stereofoley.audio import write_wav
-    from stereofoley.report import load_results
+    from stereofoley.evaluation.report import load_results
 
     write_wav(tmp_path / "shot.wav", np.zeros((2, 4800), np.float32))
     (tmp_path / "shot.json").write_text(json.dumps({"ok": True, "output": str(tmp_path / "shot.wav"),
                                                     "media": str(tmp_path / "shot.mov"), "start_s": 1.5}))
     write_wav(tmp_path / "lone.wav", np.zeros((2, 480), np.float32))
+    # a WAV with the tracks.json `clip --tracks-out` wrote beside it: the picture and its range come from there
+    from stereofoley.vision import write_tracks
+    from stereofoley.vision.tracks import Analysis
+
+    video = make_video(tmp_path / "pic.mov", F(25), 10)
+    write_wav(tmp_path / "boxed.wav", np.zeros((2, 480), np.float32))
+    write_tracks(Analysis(media_path=video, width=32, height=24, fps=F(25), start_s=0.2, end_s=0.4,
+                          frame_times_s=np.array([0.2, 0.24]), tracks=()), tmp_path / "boxed.tracks.json")
     clips = load_results(tmp_path)
-    assert [(c.name, c.media_start_s) for c in clips] == [("shot", 1.5), ("lone", 0.0)]
-    assert clips[0].media == tmp_path / "shot.mov" and clips[1].media is None
+    assert [(c.name, c.media_start_s) for c in clips] == [("shot", 1.5), ("boxed", 0.2), ("lone", 0.0)]
+    assert clips[0].media == tmp_path / "shot.mov" and clips[1].media == video.resolve() and clips[2].media is None
 
 
 def test_cli_renders_the_mixed_timeline_with_exit_0_and_xml_stems(mixed, tmp_path, monkeypatch, capsys):

@@ -8,7 +8,7 @@ import opentimelineio as otio
 import pytest
 import soundfile as sf
 
-from stereofoley import synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.config import preset
 from stereofoley.timeline import RenderOptions, render_timeline
 

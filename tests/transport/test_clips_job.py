@@ -15,7 +15,8 @@ from stereofoley.transport.osc import PREFIX, OscClient
 
 from .test_server import collect, submit
 
-from stereofoley import pipeline, synthetic  # from branch `vision`, merged into this branch
+from stereofoley import pipeline
+from stereofoley.evaluation import synthetic
 
 
 def test_clips_job_over_osc_equals_render_clip(server, root):

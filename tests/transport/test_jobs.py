@@ -14,7 +14,7 @@ import pytest
 from stereofoley.cli import main
 from stereofoley.errors import InvalidJob, PathNotAllowed
 from stereofoley.jobs import JobPool, parse_job, read_job, run_job, safe_name
-from stereofoley.trajectory import Trajectory
+from stereofoley.spatial.trajectory import Trajectory
 
 from .conftest import spatialize_job, write_source, write_trajectory
 
@@ -171,7 +171,7 @@ def _fake_render_clip(calls):
             if progress is not None:
                 progress(k / 4)
         obj = types.SimpleNamespace(name="car", class_name="car", source=source, trajectory=traj)
-        from stereofoley.render import SoundObject, render_mix
+        from stereofoley.spatial.mix import SoundObject, render_mix
 
         stereo = render_mix([SoundObject("car", source, traj)], settings, n)
         return types.SimpleNamespace(stereo=stereo, objects=(obj,), media_path=str(video), start_s=start_s, end_s=end_s)
@@ -257,7 +257,7 @@ def test_timeline_job_renders_a_real_timeline(root):
     import opentimelineio as otio
     import soundfile as sf
 
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     video = root / "car.mp4"
     synthetic.write_video(synthetic.passing_vehicle(duration_s=1.0, width=160, height=90, fps=Fraction(25)), video)
@@ -310,7 +310,7 @@ def test_clips_job_uses_the_libraries_it_names(root):
 
     import soundfile as sf
 
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     video = root / "car.mp4"
     synthetic.write_video(synthetic.passing_vehicle(duration_s=1.0, width=160, height=90, fps=Fraction(25)), video)

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from stereofoley.automation import Curve
+from stereofoley.spatial.automation import Curve
 from stereofoley.errors import InvalidOscMessage, InvalidParameter
-from stereofoley.spatial import distance_gain
+from stereofoley.spatial.dsp import distance_gain
 from stereofoley.transport.osc import PREFIX, OscClient, ServerConfig, ServerThread, decode_message, encode_message
 from stereofoley.transport.preview import Playhead, PreviewEngine, PreviewParams, clips_from_json, messages_at
 

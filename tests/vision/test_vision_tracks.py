@@ -9,11 +9,11 @@ import pytest
 
 from stereofoley.config import SpatialSettings
 from stereofoley.errors import InvalidParameter
-from stereofoley.scene import merge_fragments, select_objects
-from stereofoley.trajectory import pan_from_x
+from stereofoley.vision.scene import merge_fragments, select_objects
+from stereofoley.spatial.trajectory import pan_from_x
 from stereofoley.vision import analyze, analyze_video, read_tracks, write_tracks
 from stereofoley.vision.tracks import FADE_S, SILENT_GAIN_DB, vertical_fov_deg
-from stereofoley.vision.trajectory import EDGE_EXTRAPOLATION_S, build_track, restore_edge_boxes, smooth
+from stereofoley.vision.placement import EDGE_EXTRAPOLATION_S, build_track, restore_edge_boxes, smooth
 
 STEP = 0.1
 

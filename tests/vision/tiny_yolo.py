@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stereofoley.vision.ultralytics_env import import_ultralytics
+
 os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach the network (update checks, fonts, assets)
 
 NAMES = {0: "car", 1: "person", 2: "box"}
@@ -28,7 +30,7 @@ COMMITTED = Path(__file__).resolve().parents[2] / "engine" / "stereofoley" / "da
 
 def model_yaml(folder: Path) -> Path:
     """YOLO11's architecture file with a tiny scale and our classes."""
-    import ultralytics
+    ultralytics = import_ultralytics()
     from ultralytics.utils import YAML
 
     cfg = YAML.load(Path(ultralytics.__file__).parent / "cfg" / "models" / "11" / "yolo11.yaml")
@@ -39,7 +41,7 @@ def model_yaml(folder: Path) -> Path:
 
 
 def build_untrained(path: str | Path) -> Path:
-    from ultralytics import YOLO
+    YOLO = import_ultralytics().YOLO
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,7 +55,7 @@ def _dataset(folder: Path, n_train: int, n_val: int, seed: int) -> Path:
     """YOLO-format images + labels from random synthetic scenes (1-3 sprites, random backgrounds and noise)."""
     import cv2
 
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     rng = np.random.default_rng(seed)
     shapes = {0: ("car", 2.2), 1: ("person", 0.45), 2: ("box", 1.0)}
@@ -89,7 +91,7 @@ def _dataset(folder: Path, n_train: int, n_val: int, seed: int) -> Path:
 
 
 def train(path: str | Path, *, epochs: int = 40, n_train: int = 200, n_val: int = 30, imgsz: int = 256, seed: int = 0) -> Path:
-    from ultralytics import YOLO
+    YOLO = import_ultralytics().YOLO
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:

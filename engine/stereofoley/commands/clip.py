@@ -9,8 +9,8 @@ from .. import SAMPLE_RATE_HZ
 from ..audio import write_wav
 from ..errors import InvalidParameter, OutputExists
 from ..pipeline import render_clip
-from ..render import peak_dbfs
-from ..sources.cli_args import add_source_arguments, apply_loudness, source_for_from_args
+from ..spatial.mix import peak_dbfs
+from .source_args import add_source_arguments, apply_loudness, source_for_from_args
 from ..sources.loudness import integrated_lufs
 from ..vision import write_tracks
 from .common import add_output_arguments, add_spatial_arguments, emit, spatial_settings_from_args

@@ -14,7 +14,7 @@ import opentimelineio as otio
 
 from ..cli import EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidParameter
-from ..sources.cli_args import add_source_arguments
+from .source_args import add_source_arguments
 from ..sources.loudness import check_targets
 from .common import add_output_arguments, add_spatial_arguments, emit, spatial_settings_from_args
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..audio import read_audio
 from ..errors import InvalidParameter, MediaNotFound
-from ..metric import ESTIMATORS, MetricSettings, analyze_audio, expected_from_tracks, expected_position, score
+from ..evaluation.metric import ESTIMATORS, MetricSettings, analyze_audio, expected_from_tracks, expected_position, score
 from .common import add_spatial_arguments, emit, spatial_settings_from_args
 
 

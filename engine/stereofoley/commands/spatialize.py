@@ -8,8 +8,8 @@ from pathlib import Path
 from .. import SAMPLE_RATE_HZ
 from ..audio import read_mono, write_wav
 from ..errors import OutputExists
-from ..render import SoundObject, peak_dbfs, render_mix
-from ..trajectory import read_trajectory
+from ..spatial.mix import SoundObject, peak_dbfs, render_mix
+from ..spatial.trajectory import read_trajectory
 from .common import add_output_arguments, add_spatial_arguments, emit, spatial_settings_from_args
 
 

@@ -8,8 +8,9 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from ..vision import DETECTORS, default_cache_dir
-from ..vision.track import TRACKERS
+from ..config import user_cache_dir
+from ..vision import DETECTORS
+from ..vision.tracker import TRACKERS
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,14 +23,14 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--weights", help="YOLO weights (.pt); default yolo11n.pt in the working folder or $STEREOFOLEY_MODELS")
     group.add_argument("--analysis-fps", type=float, default=10.0, help="frames analysed per second (default 10)")
     group.add_argument("--tracker", choices=TRACKERS, default="bytetrack", help="identity tracker (default bytetrack)")
-    group.add_argument("--cache-dir", help=f"analysis cache folder (default {default_cache_dir()})")
+    group.add_argument("--cache-dir", help=f"analysis cache folder (default {user_cache_dir('vision')})")
     group.add_argument("--no-cache", action="store_true", help="always analyse; neither read nor write the cache")
 
 
 def cache_dir_from_args(args: argparse.Namespace):
     if args.no_cache:
         return None
-    return args.cache_dir or default_cache_dir()
+    return args.cache_dir or user_cache_dir("vision")
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
-from ..spatial import check_mono
+from ..spatial.dsp import check_mono
 from . import synth
 from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of, voice_for_class
 

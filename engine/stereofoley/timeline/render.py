@@ -20,17 +20,17 @@ import opentimelineio as otio
 
 from .. import SAMPLE_RATE_HZ, __version__
 from ..audio import write_wav
-from ..automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
+from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
 from ..config import SpatialSettings
 from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
-from ..trajectory import Trajectory
-from .media import MediaSearch, file_offset_s
+from ..spatial.trajectory import Trajectory
 from .aaf import write_aaf
 from .fcp_xml import write_fcp_xml
+from .media import MediaSearch, file_offset_s
 from .output import FoleyClip, foley_clips_in, output_timeline, write_bwf, write_otio
+from .plan import PictureClip, Selection, global_start_s, nothing_selected, picture_clips, read_timeline, select, timeline_rate
 from .relink import resolve_all
-from .plan import PictureClip, nothing_selected, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
 from .timemap import rate_fraction, rational, sample_index, sample_span
 
 # Automation sent to hosts is simplified (Ramer-Douglas-Peucker) within these errors.

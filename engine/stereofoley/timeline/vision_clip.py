@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidParameter
-from ..render import SoundObject, render_mix
-from ..trajectory import Trajectory
+from ..spatial.mix import SoundObject, render_mix
+from ..spatial.trajectory import Trajectory
 
 # More than this between the pipeline's sample count and the record span is a real mismatch, not rounding.
 _MAX_ROUNDING_SAMPLES = 2

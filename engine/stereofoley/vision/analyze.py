@@ -19,9 +19,9 @@ from ..errors import InvalidParameter
 from ..files import write_text_atomic
 from .decode import iter_frames, prefetched, probe, resolve_range
 from .detect import Detector, make_detector
-from .track import CutDetector, make_tracker, update_tracker
+from .tracker import CutDetector, make_tracker, update_tracker
 from .tracks import DEFAULT_HFOV_DEG, Analysis, read_tracks, write_tracks
-from .trajectory import build_track
+from .placement import build_track
 
 log = logging.getLogger("stereofoley.vision")
 
@@ -175,9 +175,3 @@ def media_digest(path: Path, cache_dir: Path) -> str:
     return known[stamp]
 
 
-def default_cache_dir() -> Path:
-    """$STEREOFOLEY_CACHE, else $XDG_CACHE_HOME/stereofoley/vision, else ~/.cache/stereofoley/vision."""
-    if os.environ.get("STEREOFOLEY_CACHE"):
-        return Path(os.environ["STEREOFOLEY_CACHE"]) / "vision"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "stereofoley" / "vision"

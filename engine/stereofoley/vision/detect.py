@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import InvalidParameter, MissingWeights
+from .ultralytics_env import import_ultralytics
 
 log = logging.getLogger("stereofoley.vision")
 
@@ -166,9 +167,7 @@ class YoloDetector:
         path = find_weights(weights)
         if path is None:
             raise MissingWeights(_missing_weights_message(weights))
-        # Never let ultralytics reach the network (update checks, asset downloads): set before it is imported.
-        os.environ.setdefault("YOLO_OFFLINE", "1")
-        from ultralytics import YOLO
+        YOLO = import_ultralytics().YOLO
 
         try:
             self._model = YOLO(str(path.resolve()), task="detect")

@@ -28,14 +28,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.signal
 
-from . import SAMPLE_RATE_HZ
-from .audio import read_mono, write_wav
-from .config import PRESETS, SpatialSettings
-from .errors import InvalidParameter, MediaNotFound, OutputExists
-from .files import write_text_atomic
-from .render import SoundObject, render_mix
-from .spatial import resample
-from .trajectory import Trajectory, pan_from_x
+from .. import SAMPLE_RATE_HZ
+from ..audio import read_mono, write_wav
+from ..config import PRESETS, SpatialSettings
+from ..errors import InvalidParameter, MediaNotFound, OutputExists
+from ..files import write_text_atomic
+from ..spatial.mix import SoundObject, render_mix
+from ..spatial.dsp import resample
+from ..spatial.trajectory import Trajectory, pan_from_x
 
 DATASET_VERSION = 1
 SILENT_GAIN_DB = -90.0  # an object that does not exist (yet, or any more)
@@ -347,8 +347,8 @@ def build_dataset(n: int, out_dir: str | Path, *, seed: int = 0, config: ItemCon
 def make_item_from_video(index: int, out_dir: str, video: str, audio: str, settings: SpatialSettings = SpatialSettings(),
                          detector: str = "auto", overwrite: bool = False) -> dict:
     """Track `video`, put the mono `audio` on its most salient object, render; write the item like make_item."""
-    from .scene import select_objects
-    from .vision import analyze_video, write_tracks
+    from ..vision.scene import select_objects
+    from ..vision import analyze_video, write_tracks
 
     root = Path(out_dir)
     item_id = f"{index:05d}"
@@ -410,7 +410,7 @@ def build_from_videos(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
 
 def item_score(root: str | Path, entry: dict, **metric_overrides: Any):
     """Score an item's mixture against its own ground truth (trajectories and sources)."""
-    from .audio import read_audio
+    from ..audio import read_audio
     from .metric import ExpectedObject, MetricSettings, score_audio
 
     root = Path(root)

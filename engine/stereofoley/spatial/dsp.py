@@ -23,9 +23,9 @@ import scipy.fft
 import scipy.signal
 import soxr
 
-from . import SAMPLE_RATE_HZ
-from .config import SpatialSettings
-from .errors import InvalidAudio, InvalidParameter
+from .. import SAMPLE_RATE_HZ
+from ..config import SpatialSettings
+from ..errors import InvalidAudio, InvalidParameter
 from .trajectory import Trajectory
 
 # Air absorption runs on a short-time Fourier transform: frames of AIR_FRAME samples, hop AIR_FRAME/2, square-root
@@ -168,7 +168,7 @@ def load_impulse_response(path: str | None) -> np.ndarray:
     if path is None:
         ir = generated_impulse_response()
     else:
-        from .audio import read_audio  # local: audio imports this module's siblings only
+        from ..audio import read_audio  # local: audio imports this module's siblings only
 
         data, rate = read_audio(path)
         if data.shape[0] == 1:

@@ -20,15 +20,15 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import SAMPLE_RATE_HZ
-from .audio import read_audio
-from .automation import Curve
-from .config import SpatialSettings
-from .errors import InvalidParameter, MediaNotFound, OutputExists
-from .files import atomic_output, read_json, write_text_atomic
+from .. import SAMPLE_RATE_HZ
+from ..audio import read_audio
+from ..spatial.automation import Curve
+from ..config import SpatialSettings
+from ..errors import InvalidParameter, MediaNotFound, OutputExists
+from ..files import atomic_output, read_json, write_text_atomic
 from .metric import AudioAnalysis, MetricSettings, analyze_audio
-from .spatial import resample
-from .trajectory import pan_from_x
+from ..spatial.dsp import resample
+from ..spatial.trajectory import pan_from_x
 
 PREVIEW_FPS = Fraction(25)  # when there is no picture: a meter-only preview
 PREVIEW_SIZE = (480, 270)
@@ -129,7 +129,7 @@ def clips_from_clip_outputs(root: Path) -> list[ReportClip]:
         media, start, boxes = None, 0.0, ()
         tracks_path = wav.with_suffix(".tracks.json")
         if tracks_path.is_file():
-            from .vision import read_tracks
+            from ..vision import read_tracks
 
             analysis = read_tracks(tracks_path)
             media, start = Path(analysis.media_path), float(analysis.start_s)
@@ -169,7 +169,7 @@ def _clip_from_entry(entry: dict, base: Path) -> ReportClip:
 
 def boxes_from_tracks_file(path: Path) -> tuple[BoxTrack, ...]:
     """Boxes from a vision tracks.json (times relative to the analysis start)."""
-    from .vision import read_tracks  # the vision stage owns the format
+    from ..vision import read_tracks  # the vision stage owns the format
 
     analysis = read_tracks(path)
     return tuple(
@@ -180,8 +180,8 @@ def boxes_from_tracks_file(path: Path) -> tuple[BoxTrack, ...]:
 
 def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
     """One clip per synth-dataset item: the item's video, mix, ground-truth curves and boxes."""
-    from .automation import curves_for
-    from .trajectory import Trajectory
+    from ..spatial.automation import curves_for
+    from ..spatial.trajectory import Trajectory
 
     base = manifest_path.parent
     manifest = _read_json(manifest_path)
@@ -267,7 +267,7 @@ def _frames(clip: ReportClip, duration_s: float) -> tuple[Fraction, tuple[int, i
                 yield k / float(PREVIEW_FPS), np.full((h, w, 3), 24, dtype=np.uint8)
 
         return PREVIEW_FPS, (w, h), blank
-    from .vision.decode import iter_frames, probe, scaled_size  # the vision stage owns decoding
+    from ..vision.decode import iter_frames, probe, scaled_size  # the vision stage owns decoding
 
     info = probe(clip.media)
     fps = info.fps if info.fps else PREVIEW_FPS

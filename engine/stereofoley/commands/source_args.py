@@ -12,8 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .factory import PROVIDER_NAMES, ProviderChain, make_source_for, parse_sources
-from .loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP, check_targets, normalize
+from ..sources.factory import PROVIDER_NAMES, ProviderChain, make_source_for, parse_sources
+from ..sources.loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP, check_targets, normalize
 
 NEUTRAL = "neutral"  # not a provider: the pipeline's default test source (source_for=None)
 

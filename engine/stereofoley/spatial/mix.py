@@ -8,9 +8,9 @@ from typing import Sequence
 import numpy as np
 import scipy.ndimage
 
-from . import SAMPLE_RATE_HZ
-from .config import SpatialSettings
-from .spatial import add_diffuse, spatialize_object
+from .. import SAMPLE_RATE_HZ
+from ..config import SpatialSettings
+from .dsp import add_diffuse, spatialize_object
 from .trajectory import Trajectory
 
 LIMITER_WINDOW_MS = 5.0  # look-ahead and release of the safety limiter
