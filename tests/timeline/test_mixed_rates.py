@@ -271,3 +271,25 @@ def test_cli_renders_the_mixed_timeline_with_exit_0_and_xml_stems(mixed, tmp_pat
         assert len(values) >= 2
         assert set(round(v, 5) for v in values) <= {round(10 ** (g / 20), 5) for _, g in gains}
         assert item.find("file/media/audio/channelcount").text == "1"  # a mono stem
+
+
+def test_rerendering_one_clip_keeps_the_others_exactly_where_they_were(mixed, tmp_path):
+    import shutil
+
+    report, exact = mixed
+    out = tmp_path / "out"
+    shutil.copytree(Path(report["timeline_out"]).parent, out)
+    timeline = Path(report["timeline"])
+    from stereofoley.timeline import Selection
+
+    again = render_timeline(timeline, out, selection=Selection(clips=("film",)), options=RenderOptions(
+        renderer=RecordingRenderer(), media=MediaSearch(roots=(timeline.parent / "media",)), overwrite=True))
+    assert [c["name"] for c in again["clips"]] == ["film"] and len(again["kept_from_earlier_run"]) == 5
+    result = otio.adapters.read_from_file(again["timeline_out"])
+    lanes = [t for t in result.audio_tracks() if t.name.startswith("StereoFoley")]
+    assert [t.name for t in lanes] == ["StereoFoley"]  # abutting clips still share one lane
+    pictures = {c.name: c.clip for c in picture_clips(result)}
+    for clip in lanes[0].find_clips():
+        name = clip.name.replace(" (StereoFoley)", "")
+        assert clip.range_in_parent() == pictures[name].range_in_parent(), name
+        assert list(clip.metadata["stereofoley"]["record_range_s"]) == [f"{x.numerator}/{x.denominator}" for x in exact[name]]

@@ -90,7 +90,10 @@ def _clip_json(c: FoleyClip, rate: float, start_s: Fraction) -> dict:
         target_url=url_utils.url_from_filepath(str(Path(c.wav).resolve())), available_range=duration
     )
     clip = json.loads(otio.schema.Clip(name=c.name, media_reference=reference, source_range=duration).to_json_string())
-    clip["metadata"] = {METADATA_KEY: dict(c.metadata, picture_clip_id=c.picture_id)}  # plain JSON-able data
+    # the exact record range as fractions: re-rendering keeps this clip where it is, not at a float's rounding
+    exact = [f"{c.record_start_s.numerator}/{c.record_start_s.denominator}",
+             f"{c.record_end_s.numerator}/{c.record_end_s.denominator}"]
+    clip["metadata"] = {METADATA_KEY: dict(c.metadata, picture_clip_id=c.picture_id, record_range_s=exact)}
     return clip
 
 
@@ -109,10 +112,12 @@ def foley_clips_in(timeline: otio.schema.Timeline) -> list[FoleyClip]:
                 continue
             meta = dict(item.metadata[METADATA_KEY])
             r = item.range_in_parent()
-            start = seconds(r.start_time)
+            start, end = seconds(r.start_time), seconds(r.start_time) + seconds(r.duration)
+            exact = meta.pop("record_range_s", None)
+            if exact is not None and len(exact) == 2:
+                start, end = Fraction(str(exact[0])), Fraction(str(exact[1]))
             path = url_utils.filepath_from_url(item.media_reference.target_url)
-            found.append(FoleyClip(str(meta.pop("picture_clip_id", "")), item.name, start,
-                                   start + seconds(r.duration), Path(path), _plain(meta)))
+            found.append(FoleyClip(str(meta.pop("picture_clip_id", "")), item.name, start, end, Path(path), _plain(meta)))
     return found
 
 

@@ -178,7 +178,11 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[PictureClip]:
         top = _TopTrack(track_index, track.name, video_number, rate, timeline)
         start = seconds(track.trimmed_range().start_time)
         mapping = Mapping(record_origin_s=_ZERO, local_at_origin_s=start, speed=effect_speed(track))
-        window = (_ZERO, seconds(track.trimmed_range().duration))
+        if track.source_range is not None:
+            window = (_ZERO, seconds(track.source_range.duration))
+        else:  # the track's own length, summed exactly (OTIO's float sum ends a hair early after NTSC clips)
+            ends = [end for child, (_, end) in child_ranges_s(track).items() if not isinstance(child, otio.schema.Transition)]
+            window = (_ZERO, max(ends, default=_ZERO))
         _walk(track, mapping, window, str(track_index), top, result, nested=False)
     _fill_visibility(result)
     return result
