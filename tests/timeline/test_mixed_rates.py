@@ -102,7 +102,8 @@ def test_renders_every_clip_ok_with_notes_for_what_writers_cannot_state(mixed):
     assert [c["name"] for c in report["clips"]] == list(exact)
     relink = {c["name"]: c["relink"]["rule"] for c in report["clips"]}
     assert relink["offline_shot"] == "clip name" and relink["ten"] == "path"
-    assert any("'phone'" in n and "29.87" in n and "sequence rate 25" in n for n in report["notes"])
+    assert any(n.startswith(report["outputs"]["xml"] + ": clip 'phone'") and "29.87" in n and "sequence rate 25" in n
+               for n in report["notes"])
     assert any("'ten'" in n and "no timecode exists at 10 fps" in n for n in report["notes"])
 
 

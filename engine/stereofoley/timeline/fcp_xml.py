@@ -65,6 +65,7 @@ def write_fcp_xml(timeline: otio.schema.Timeline, pictures: Sequence, path: Path
         text, notes = _write(flat_for_xml(timeline, pictures), rate, stems)
         reason = str(exc) if isinstance(exc, _Unwritable) else f"{type(exc).__name__}: {exc or 'no message'}{_culprit(exc)}"
         content = f"selected picture clips + Foley (the fcp_xml adapter cannot write the full timeline: {reason})"
+    notes = tuple(f"{Path(path).resolve()}: {n.removeprefix('FCP XML: ')}" for n in notes)  # file, clip and reason in one line
     return XmlWritten(write_text_atomic(path, text, overwrite=overwrite), content, notes)
 
 
