@@ -18,12 +18,13 @@ import numpy as np
 import opentimelineio as otio
 
 from stereofoley.timeline import MediaSearch, Selection, picture_clips, read_timeline, select
-from stereofoley.timeline.relink import resolve_all
+from stereofoley.audio import write_bwf
 from stereofoley.timeline.aaf import write_aaf
 from stereofoley.timeline.fcp_xml import write_fcp_xml
-from stereofoley.timeline.output import FoleyClip, output_timeline, write_bwf, write_otio
-from stereofoley.timeline.render import _rpp_text, clip_request
-from stereofoley.config import SpatialSettings
+from stereofoley.timeline.output import FoleyClip, output_timeline, write_otio
+from stereofoley.timeline.relink import resolve_all
+from stereofoley.timeline.request import clip_request
+from stereofoley.usecases.timeline import _rpp_text
 
 RATE = 30000 / 1001
 N_CLIPS = 2000
@@ -82,12 +83,11 @@ def main() -> None:
         clips = picture_clips(timeline)
         chosen = select(timeline, clips, Selection())
         search = MediaSearch(roots=(folder / "media",))
-        settings = SpatialSettings()
         requests, planned = [], []
         relinked = resolve_all(chosen, search)  # the media root is indexed once
         for c in chosen:
             found = relinked[c.id]
-            requests.append(clip_request(c, found.path, settings))
+            requests.append(clip_request(c, found.path))
             planned.append(c)
         t_plan = time.perf_counter() - t0
         duration_h = float(max(c.record_end_s for c in clips)) / 3600

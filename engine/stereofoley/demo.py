@@ -32,7 +32,8 @@ from .config import SpatialSettings
 from .files import write_text_atomic
 from .evaluation.metric import ExpectedObject, score_audio
 from .evaluation.report import write_report
-from .timeline import RenderOptions, render_timeline
+from .options import RenderOptions
+from .usecases.timeline import render_timeline
 from .spatial.trajectory import Trajectory, pan_from_x
 
 DEMO_WEIGHTS = Path(__file__).parent / "data" / "sprites_yolo.pt"

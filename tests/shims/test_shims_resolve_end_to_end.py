@@ -20,7 +20,7 @@ import soundfile
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.evaluation import synthetic
 from stereofoley.install import install
-from stereofoley.timeline import read_bwf_time_reference
+from stereofoley.audio import read_bwf_time_reference
 
 from . import fake_resolve as fr
 

@@ -7,7 +7,9 @@ import opentimelineio as otio
 import pytest
 
 from stereofoley.errors import UnsupportedTimeline
-from stereofoley.timeline import RenderOptions, read_timeline, render_timeline
+from stereofoley.options import RenderOptions
+from stereofoley.timeline import read_timeline
+from stereofoley.usecases.timeline import render_timeline
 from stereofoley.timeline.plan import edl_rate, picture_clips
 
 from conftest import DATA, RecordingRenderer
@@ -63,7 +65,7 @@ def test_a_track_trim_window_that_hides_every_clip_is_named(tmp_path, timelines)
     path = tmp_path / "trimmed.otio"
     otio.adapters.write_to_file(timeline, str(path))
     with pytest.raises(UnsupportedTimeline) as err:
-        render_timeline(path, tmp_path / "out", options=RenderOptions(renderer=RecordingRenderer()))
+        render_timeline(path, tmp_path / "out", options=RenderOptions(loudness_lufs=None), mixer=RecordingRenderer())
     message = str(err.value)
     assert "\n" not in message and str(path) in message
     assert f"track {track.name!r} holds {len(list(track.find_clips()))} clip(s) but its trim window" in message
@@ -73,12 +75,10 @@ def test_a_track_trim_window_that_hides_every_clip_is_named(tmp_path, timelines)
 def test_a_real_29_97_drop_frame_aaf_renders_frame_exact_through_every_writer(tmp_path):
     from conftest import media_for
 
-    from stereofoley.timeline import MediaSearch
-
     timeline = read_timeline(FORMATS / "aaf_2997fps-DFTC.aaf")
     media_for(timeline, tmp_path / "media", rename=lambda clip, raw: raw.rsplit(".", 1)[0] + ".mp4")  # a proxy
     report = render_timeline(FORMATS / "aaf_2997fps-DFTC.aaf", tmp_path / "out", options=RenderOptions(
-        renderer=RecordingRenderer(), media=MediaSearch(roots=(tmp_path / "media",))))
+        media_roots=(str(tmp_path / "media"),), loudness_lufs=None), mixer=RecordingRenderer())
     assert report["status"] == "ok" and [c["relink"]["rule"] for c in report["clips"]] == ["stem"]
     (clip,) = report["clips"]
     assert clip["samples"] == round(F(2989 * 1001, 30000) * 48000)  # 2989 frames @29.97 = 99.733 s

@@ -16,7 +16,9 @@ import pytest
 import rpp
 import soundfile as sf
 
-from stereofoley.timeline import MediaSearch, RenderOptions, read_bwf_time_reference, render_timeline
+from stereofoley.audio import read_bwf_time_reference
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.timeline import render_timeline
 from stereofoley.timeline.fcp_xml import write_fcp_xml
 from stereofoley.timeline.plan import picture_clips
 
@@ -87,8 +89,8 @@ def mixed(tmp_path_factory):
         t += d
     del edges[4]  # the gap
     exact = dict(zip(["ten", "ntsc", "film", "phone", "offline_shot", "after"], edges))
-    report = render_timeline(path, root / "out", options=RenderOptions(
-        renderer=RecordingRenderer(), media=MediaSearch(roots=(media,))))
+    report = render_timeline(path, root / "out", options=RenderOptions(media_roots=(str(media),), loudness_lufs=None),
+                             mixer=RecordingRenderer())
     return report, exact
 
 
@@ -247,7 +249,7 @@ def test_cli_renders_the_mixed_timeline_with_exit_0_and_xml_stems(mixed, tmp_pat
     from stereofoley import cli
 
     renderer = RecordingRenderer()
-    monkeypatch.setattr("stereofoley.timeline.render.vision_renderer", lambda options: renderer)
+    monkeypatch.setattr("stereofoley.usecases.clip.mix_clip", renderer)
     report, exact = mixed
     timeline = Path(report["timeline"])
     code = cli.main(["render", str(timeline), "-o", str(tmp_path / "out"), "--media-root", str(timeline.parent / "media"),
@@ -284,7 +286,7 @@ def test_rerendering_one_clip_keeps_the_others_exactly_where_they_were(mixed, tm
     from stereofoley.timeline import Selection
 
     again = render_timeline(timeline, out, selection=Selection(clips=("film",)), options=RenderOptions(
-        renderer=RecordingRenderer(), media=MediaSearch(roots=(timeline.parent / "media",)), overwrite=True))
+        media_roots=(str(timeline.parent / "media"),), loudness_lufs=None, overwrite=True), mixer=RecordingRenderer())
     assert [c["name"] for c in again["clips"]] == ["film"] and len(again["kept_from_earlier_run"]) == 5
     result = otio.adapters.read_from_file(again["timeline_out"])
     lanes = [t for t in result.audio_tracks() if t.name.startswith("StereoFoley")]

@@ -143,9 +143,11 @@ def test_cache_makes_the_second_run_free(scene_video, tmp_path, monkeypatch):
     second = analyze_video(video, detector="motion", cache_dir=cache)
     assert second.to_dict() == first.to_dict()
     # spatial settings are not part of the analysis: rendering with other settings reuses it
-    from stereofoley.pipeline import render_clip
+    from stereofoley.options import RenderOptions
+    from stereofoley.usecases.clip import render_media
 
-    wide = render_clip(video, detector="motion", cache_dir=cache, settings=SpatialSettings(hfov_deg=90.0))
+    wide = render_media(video, options=RenderOptions(detector="motion", cache_dir=str(cache), sources="neutral",
+                                                     settings=SpatialSettings(hfov_deg=90.0)))
     assert wide.analysis.to_dict() == first.to_dict()
     # a copy under another name is the same content: still a hit
     copy = tmp_path / "renamed.mp4"

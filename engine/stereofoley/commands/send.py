@@ -13,10 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
+from .common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidJob
 from ..jobs import FINAL_STATES, read_job, run_job
-from ..transport.osc import DEFAULT_PORT, PREFIX, OscClient
+from ..transport.client import OscClient
+from ..transport.codec import DEFAULT_PORT, PREFIX
 from .serve import TOKEN_ENV, token_from_args
 
 EXIT_FOR_STATE = {"done": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_ERROR, "cancelled": EXIT_ERROR}

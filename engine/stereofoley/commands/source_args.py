@@ -1,21 +1,13 @@
-"""Source and loudness options shared by `stereofoley clip` and `stereofoley render` (commands/common.py style).
-
-In a command: `add_source_arguments(parser)`; then per clip `source_for_from_args(args, media_path=...,
-media_start_s=...)` for `render_clip(source_for=...)`, and `apply_loudness(result.stereo, args)` on the mix.
-"""
+"""Source and loudness flags shared by `stereofoley clip` and `stereofoley render`; they become RenderOptions
+fields (commands/common.py: render_options_from_args)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-from typing import Any, Sequence
 
-import numpy as np
-
-from ..sources.factory import PROVIDER_NAMES, ProviderChain, make_source_for, parse_sources
-from ..sources.loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP, check_targets, normalize
-
-NEUTRAL = "neutral"  # not a provider: the pipeline's default test source (source_for=None)
+from ..options import NEUTRAL_SOURCES
+from ..sources.factory import PROVIDER_NAMES, parse_sources
+from ..spatial.loudness import DEFAULT_TARGET_LUFS, DEFAULT_TRUE_PEAK_DBTP
 
 
 def _follow(value: str) -> int | str:
@@ -42,49 +34,10 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, default: str = "syn
 
 
 def _checked_spec(value: str) -> str:
-    if value.strip().lower() == NEUTRAL:
-        return NEUTRAL
+    if value.strip().lower() == NEUTRAL_SOURCES:
+        return NEUTRAL_SOURCES
     try:
         parse_sources(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
-
-
-def source_for_from_args(
-    args: argparse.Namespace,
-    *,
-    media_path: str | os.PathLike | None = None,
-    media_start_s: float = 0.0,
-    tracks: Sequence[Any] | None = None,
-) -> ProviderChain | None:
-    """The `source_for` callable the options describe, for one clip (media_path/start for clip-audio);
-    None for `--sources neutral` (render_clip's own default source)."""
-    if getattr(args, "loudness", True):
-        check_targets(args.loudness_lufs, args.true_peak_dbtp)  # fail before the render, not after
-    if args.sources == NEUTRAL:
-        return None
-    return make_source_for(
-        args.sources,
-        libraries=args.library,
-        seed=args.seed,
-        media_path=media_path,
-        media_start_s=media_start_s,
-        class_map=args.class_map,
-        follow=args.follow,
-        tracks=tracks,
-        prompt=args.prompt,
-    )
-
-
-def apply_loudness(stereo: np.ndarray, args: argparse.Namespace) -> np.ndarray:
-    """The rendered mix, loudness-normalised as the options say (unchanged with --no-loudness)."""
-    kwargs = loudness_from_args(args)
-    return stereo if kwargs is None else normalize(stereo, **kwargs)
-
-
-def loudness_from_args(args: argparse.Namespace) -> dict[str, float] | None:
-    """Keyword arguments for `loudness.normalize`, or None with --no-loudness."""
-    if not getattr(args, "loudness", True):
-        return None
-    return {"target_lufs": args.loudness_lufs, "true_peak_dbtp": args.true_peak_dbtp}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,8 +28,12 @@ from ..config import SpatialSettings
 from ..errors import InvalidParameter, MediaNotFound, OutputExists
 from ..files import atomic_output, read_json, write_text_atomic
 from .metric import AudioAnalysis, MetricSettings, analyze_audio
-from ..spatial.dsp import resample
+from ..audio import resample
 from ..spatial.trajectory import pan_from_x
+from ..vision import read_tracks
+from ..spatial.automation import curves_for
+from ..spatial.trajectory import Trajectory
+from ..vision.decode import iter_frames, probe, scaled_size
 
 PREVIEW_FPS = Fraction(25)  # when there is no picture: a meter-only preview
 PREVIEW_SIZE = (480, 270)
@@ -124,7 +129,7 @@ def clips_from_clip_outputs(root: Path) -> list[ReportClip]:
                                         media_start_s=float(data.get("start_s") or 0.0)))
     listed = {c.wav.resolve() for c in clips}
     for wav in sorted(root.glob("*.wav")):
-        if wav.resolve() in listed or ".obj" in wav.stem:  # object stems belong to their mix
+        if wav.resolve() in listed or re.search(r"\.\d\d\.", wav.name):  # object stems (<mix>.01.<name>.wav)
             continue
         media, start, boxes = None, 0.0, ()
         tracks_path = wav.with_suffix(".tracks.json")
@@ -169,8 +174,6 @@ def _clip_from_entry(entry: dict, base: Path) -> ReportClip:
 
 def boxes_from_tracks_file(path: Path) -> tuple[BoxTrack, ...]:
     """Boxes from a vision tracks.json (times relative to the analysis start)."""
-    from ..vision import read_tracks  # the vision stage owns the format
-
     analysis = read_tracks(path)
     return tuple(
         BoxTrack(t.track_id, f"{t.track_id} {t.class_name}", np.asarray(t.times_s), np.asarray(t.xyxy_norm))
@@ -180,8 +183,6 @@ def boxes_from_tracks_file(path: Path) -> tuple[BoxTrack, ...]:
 
 def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
     """One clip per synth-dataset item: the item's video, mix, ground-truth curves and boxes."""
-    from ..spatial.automation import curves_for
-    from ..spatial.trajectory import Trajectory
 
     base = manifest_path.parent
     manifest = _read_json(manifest_path)
@@ -267,7 +268,6 @@ def _frames(clip: ReportClip, duration_s: float) -> tuple[Fraction, tuple[int, i
                 yield k / float(PREVIEW_FPS), np.full((h, w, 3), 24, dtype=np.uint8)
 
         return PREVIEW_FPS, (w, h), blank
-    from ..vision.decode import iter_frames, probe, scaled_size  # the vision stage owns decoding
 
     info = probe(clip.media)
     fps = info.fps if info.fps else PREVIEW_FPS

@@ -8,6 +8,6 @@ brings a finished mix to −23 LUFS under a −1 dBTP true-peak ceiling. Voice l
 """
 
 from .factory import ProviderChain, make_source_for, parse_sources
-from .loudness import integrated_lufs, normalize, true_peak_level
+from ..spatial.loudness import integrated_lufs, normalize, true_peak_level
 
 __all__ = ["ProviderChain", "make_source_for", "parse_sources", "normalize", "integrated_lufs", "true_peak_level"]

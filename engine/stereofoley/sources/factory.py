@@ -25,9 +25,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
-from ..spatial.dsp import check_mono
+from ..audio import check_mono
 from . import synth
 from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of, voice_for_class
+from .library import LibrarySource, load_class_map, scan_library
+from .clip_audio import audio_stream_count, extract_clip_audio
+from .generator import GeneratorRequest, load_generator, prompt_for, run_generator
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def make_source_for(
     cache_dir: str | os.PathLike | None = None,
     hfov_deg: float | None = None,
 ) -> ProviderChain:
-    """A `source_for(track, n_samples) -> mono float32` for `pipeline.render_clip` (contract 2).
+    """A `source_for(track, n_samples) -> mono float32` for the clip use case (docs/contracts.md).
 
     libraries: folders for `library`; class_map: a user file overriding the COCO → UCS map; follow: for
     `clip-audio`, the track id (int) or class name (str) the production audio follows (default: the most salient
@@ -131,8 +134,6 @@ def _build(name: str, **kw: Any) -> Callable[[Any, int, Motion, bool], np.ndarra
 
 
 def _library_provider(*, libraries, seed, class_map, cache_dir, **_: Any):
-    from .library import LibrarySource, load_class_map, scan_library
-
     if not libraries:
         raise InvalidParameter("--sources library needs at least one --library DIR")
     source = LibrarySource(scan_library(libraries, cache_dir=cache_dir), load_class_map(class_map), seed)
@@ -147,8 +148,6 @@ def _library_provider(*, libraries, seed, class_map, cache_dir, **_: Any):
 
 
 def _clip_audio_provider(*, media_path, media_start_s, follow, tracks, **_: Any):
-    from .clip_audio import audio_stream_count, extract_clip_audio
-
     if media_path is None:
         raise InvalidParameter("--sources clip-audio needs the clip's media file")
     if audio_stream_count(media_path) == 0:  # before any analysis, and a fallback can take over
@@ -180,8 +179,6 @@ def _clip_audio_provider(*, media_path, media_start_s, follow, tracks, **_: Any)
 
 
 def _generator_provider(gen_name: str, *, seed, media_path, media_start_s, prompt, **_: Any):
-    from .generator import GeneratorRequest, load_generator, prompt_for, run_generator
-
     generate = load_generator(gen_name)
 
     def provide(track: Any, n: int, motion: Motion, last: bool) -> np.ndarray:

@@ -161,8 +161,8 @@ def _corrected(text: str, timeline: otio.schema.Timeline, rate: float, stems: bo
 
 def _file_starts(timeline: otio.schema.Timeline) -> dict[str, tuple[Fraction, float]]:
     """url -> (file start in seconds, file rate). A Foley WAV starts at its BWF TimeReference."""
-    from .output import read_bwf_time_reference
     from .. import SAMPLE_RATE_HZ
+    from ..audio import read_bwf_time_reference
 
     found: dict[str, tuple[Fraction, float]] = {}
     for clip in timeline.find_clips():
