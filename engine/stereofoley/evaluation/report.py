@@ -134,8 +134,6 @@ def clips_from_clip_outputs(root: Path) -> list[ReportClip]:
         media, start, boxes = None, 0.0, ()
         tracks_path = wav.with_suffix(".tracks.json")
         if tracks_path.is_file():
-            from ..vision import read_tracks
-
             analysis = read_tracks(tracks_path)
             media, start = Path(analysis.media_path), float(analysis.start_s)
             boxes = boxes_from_tracks_file(tracks_path)

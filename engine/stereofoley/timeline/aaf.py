@@ -19,12 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import opentimelineio as otio
+import soundfile as sf
 from opentimelineio import url_utils
+
+try:
+    import aaf2
+except ImportError:  # the "timeline" extra (otio-aaf-adapter, pyaaf2) is not installed: no AAF, and a note
+    aaf2 = None
 
 from ..errors import UnsupportedTimeline
 from ..files import atomic_output
 from .conform import frame_conformed
 from .output import is_foley_track
+from .plan import timeline_rate
 from .timemap import rate_fraction
 
 _BITS = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32}
@@ -32,7 +39,7 @@ _BITS = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32}
 
 @dataclass(frozen=True)
 class AafWritten:
-    path: Path
+    path: Path | None  # None: not written (see notes)
     notes: tuple[str, ...] = ()
 
 
@@ -55,8 +62,6 @@ def foley_only(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timel
 
 
 def _describe(clip: otio.schema.Clip) -> None:
-    import soundfile as sf
-
     ref = clip.media_reference
     path = url_utils.filepath_from_url(ref.target_url)
     try:
@@ -75,8 +80,6 @@ def _describe(clip: otio.schema.Clip) -> None:
 
 def _name_slots(path: Path, names: list[str]) -> None:
     """The adapter leaves the composition's sound slots unnamed; Pro Tools shows slot names as track names."""
-    import aaf2
-
     with aaf2.open(str(path), "rw") as f:
         for mob in f.content.toplevel():
             sound = [s for s in mob.slots if getattr(s.segment, "media_kind", "") == "Sound"]
@@ -86,8 +89,8 @@ def _name_slots(path: Path, names: list[str]) -> None:
 
 def write_aaf(timeline: otio.schema.Timeline, path: Path, *, overwrite: bool) -> AafWritten:
     """Write the Foley lanes of `timeline` (the render's output timeline) as an AAF at `path`, atomically."""
-    from .plan import timeline_rate
-
+    if aaf2 is None:
+        return AafWritten(None, (f"{path}: not written: the AAF writer (otio-aaf-adapter, pyaaf2) is not installed",))
     rate = timeline_rate(timeline)
     only = foley_only(timeline, rate)
     with atomic_output(path, overwrite=overwrite) as tmp:

@@ -27,11 +27,15 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import opentimelineio as otio
+import soundfile as sf
 from opentimelineio import url_utils
 
+from .. import SAMPLE_RATE_HZ
+from ..audio import read_bwf_time_reference
 from ..files import write_text_atomic
 from .conform import frame_conformed
 from .output import METADATA_KEY, is_foley_track
+from .plan import timeline_rate
 from .timemap import frame_index, is_timecode_rate, is_xml_rate, rate_fraction, rational, seconds, time_range
 
 RT = otio.opentime.RationalTime
@@ -52,8 +56,6 @@ def write_fcp_xml(timeline: otio.schema.Timeline, pictures: Sequence, path: Path
     The fcp_xml adapter cannot write every construct (clips directly in stacks, clips without a source
     range); then the XML holds the selected picture clips on one video track plus the Foley tracks, at the
     same record ranges, and `content` says which item stopped the full write and why."""
-    from .plan import timeline_rate
-
     rate = timeline_rate(timeline)
     why = unwritable(timeline)  # known failures are found before the adapter spends seconds on a long edit
     try:
@@ -161,9 +163,6 @@ def _corrected(text: str, timeline: otio.schema.Timeline, rate: float, stems: bo
 
 def _file_starts(timeline: otio.schema.Timeline) -> dict[str, tuple[Fraction, float]]:
     """url -> (file start in seconds, file rate). A Foley WAV starts at its BWF TimeReference."""
-    from .. import SAMPLE_RATE_HZ
-    from ..audio import read_bwf_time_reference
-
     found: dict[str, tuple[Fraction, float]] = {}
     for clip in timeline.find_clips():
         ref = clip.media_reference
@@ -204,8 +203,6 @@ _DROP_FRAME_RATES = frozenset({Fraction(30000, 1001), Fraction(60000, 1001)})
 
 
 def _describe_audio(file_e: ET.Element, path: Path) -> None:
-    import soundfile as sf
-
     try:
         info = sf.info(str(path))
     except (RuntimeError, OSError):
@@ -237,8 +234,6 @@ def _sequence_frames(sequence: ET.Element) -> int:
 def with_stem_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     """The timeline plus, after each Foley lane, one audio track per object index whose clips reference the
     objects' mono stems at the Foley clips' record ranges (gaps elsewhere)."""
-    from .plan import timeline_rate
-
     rate = timeline_rate(timeline)
     result = copy.deepcopy(timeline)
     for lane in [t for t in result.tracks if is_foley_track(t)]:
@@ -328,8 +323,6 @@ def _filter(name: str, effect_id: str, parameter_id: str, low: float, high: floa
 # --------------------------------------------------------------------------------------------- fallback
 def flat_for_xml(timeline: otio.schema.Timeline, pictures: Sequence) -> otio.schema.Timeline:
     """The selected picture clips on one video track plus the Foley tracks, at the same record ranges."""
-    from .plan import timeline_rate
-
     rate = timeline_rate(timeline)
     flat = otio.schema.Timeline(name=timeline.name, global_start_time=timeline.global_start_time)
     video = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)

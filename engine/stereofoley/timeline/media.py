@@ -7,6 +7,7 @@ search folders (--media-root), tried in that order after the path itself.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -28,9 +29,17 @@ class MediaSearch:
 
     @staticmethod
     def parse_remap(rule: str) -> tuple[str, str]:
-        from .relink import parse_remap  # relink owns the rules; kept here for callers of MediaSearch
-
-        return parse_remap(rule)
+        """--remap PATTERN=REPLACEMENT: a regular expression (searched case-insensitively in the path with
+        forward slashes) and its replacement (\\1 groups allowed). A plain prefix such as
+        D:/media=/mnt/media works as it always did. Applied by `relink`."""
+        old, sep, new = rule.partition("=")
+        if not sep or not old:
+            raise InvalidParameter(f"--remap {rule!r} must look like OLD_PREFIX=NEW_PREFIX (OLD may be a regular expression)")
+        try:
+            re.compile(old)
+        except re.error as exc:
+            raise InvalidParameter(f"--remap {rule!r}: {old!r} is not a regular expression ({exc})") from None
+        return old, new
 
 
 @dataclass(frozen=True)
@@ -76,10 +85,10 @@ def resolve(reference: otio.core.MediaReference | None, search: MediaSearch) -> 
 def _candidates(raw: str, search: MediaSearch) -> list[Path]:
     raw_norm = raw.replace("\\", "/")
     found: list[Path] = []
-    for old, new in search.remaps:
-        old_norm = old.replace("\\", "/")
-        if raw_norm.lower().startswith(old_norm.lower()):  # drive letters and Windows paths are case-insensitive
-            found.append(Path(new + raw_norm[len(old_norm):]))
+    for old, new in search.remaps:  # regular expressions, as relink applies them; Windows paths are case-insensitive
+        mapped = re.sub(old, new, raw_norm, count=1, flags=re.IGNORECASE)
+        if mapped != raw_norm:
+            found.append(Path(mapped))
     foreign = _is_windows_path(raw_norm)
     if not foreign:
         p = Path(raw_norm)

@@ -28,6 +28,7 @@ from opentimelineio import url_utils
 
 from ..errors import InvalidParameter
 from .media import MediaSearch, Resolved, reference_path
+from .timemap import rate_fraction
 
 VIDEO_EXTENSIONS = frozenset({".mov", ".mp4", ".m4v", ".mxf", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".mts",
                               ".m2ts", ".ts", ".dv", ".wmv", ".flv", ".3gp", ".y4m"})
@@ -77,17 +78,8 @@ class MediaIndex:
 
 
 def parse_remap(rule: str) -> tuple[str, str]:
-    """--remap PATTERN=REPLACEMENT: a regular expression (searched case-insensitively in the path with
-    forward slashes) and its replacement (\\1 groups allowed). A plain prefix such as D:/media=/mnt/media
-    works as before."""
-    old, sep, new = rule.partition("=")
-    if not sep or not old:
-        raise InvalidParameter(f"--remap {rule!r} must look like OLD_PREFIX=NEW_PREFIX (OLD may be a regular expression)")
-    try:
-        re.compile(old)
-    except re.error as exc:
-        raise InvalidParameter(f"--remap {rule!r}: {old!r} is not a regular expression ({exc})") from None
-    return old, new
+    """See MediaSearch.parse_remap (the CLI and the options schema parse there)."""
+    return MediaSearch.parse_remap(rule)
 
 
 def resolve_all(clips: Sequence, search: MediaSearch) -> dict[str, Relinked]:
@@ -237,8 +229,6 @@ def probe_range(path: Path, clip: otio.schema.Clip) -> otio.opentime.TimeRange |
     """A relinked file's extent at the clip's rate: start at its timecode tag (if any), its duration.
     None if PyAV cannot open it (the renderer will say why)."""
     import av
-
-    from .timemap import rate_fraction
 
     rate = clip.trimmed_range().duration.rate
     try:

@@ -21,7 +21,7 @@ from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
 from ..options import RenderOptions
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR
-from ..timeline.aaf import write_aaf
+from ..timeline import aaf
 from ..timeline.fcp_xml import write_fcp_xml
 from ..timeline.media import MediaSearch, file_offset_s
 from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_otio
@@ -128,7 +128,10 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     if "rpp" in outputs:
         write_text_atomic(outputs["rpp"], _rpp_text(result_timeline), overwrite=options.overwrite)
     if "aaf" in outputs:
-        notes += list(write_aaf(result_timeline, outputs["aaf"], overwrite=options.overwrite).notes)
+        written = aaf.write_aaf(result_timeline, outputs["aaf"], overwrite=options.overwrite)
+        notes += list(written.notes)
+        if written.path is None:
+            del outputs["aaf"]
     t_written = time.perf_counter()
 
     report = {
