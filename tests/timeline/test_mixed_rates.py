@@ -107,6 +107,15 @@ def test_renders_every_clip_ok_with_notes_for_what_writers_cannot_state(mixed):
     assert any(n.startswith(report["outputs"]["xml"] + ": clip 'phone'") and "29.87" in n and "sequence rate 25" in n
                for n in report["notes"])
     assert any("'ten'" in n and "no timecode exists at 10 fps" in n for n in report["notes"])
+    # every output (WAVs, stems, OTIO, XML, RPP, AAF, report) has the mode the umask gives new files
+    import stat
+
+    from stereofoley.files import current_umask
+
+    files = [Path(p) for p in report["outputs"].values()] + [Path(c["wav"]) for c in report["clips"]]
+    files += [Path(o["source_wav"]) for c in report["clips"] for o in c["objects"]]
+    assert len(files) == 5 + 2 * len(exact)  # otio, report, xml, rpp, aaf; a mix and a stem per clip
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o666 & ~current_umask()}
 
 
 def test_otio_foley_ranges_equal_picture_ranges_and_wavs_are_sample_exact(mixed):
