@@ -12,7 +12,7 @@ from stereofoley.timeline import read_timeline
 from stereofoley.usecases.timeline import render_timeline
 from stereofoley.timeline.plan import edl_rate, picture_clips
 
-from conftest import DATA, RecordingRenderer
+from conftest import DATA, RecordingRenderer, media_for
 
 FORMATS = DATA / "formats"
 
@@ -73,8 +73,6 @@ def test_a_track_trim_window_that_hides_every_clip_is_named(tmp_path, timelines)
 
 
 def test_a_real_29_97_drop_frame_aaf_renders_frame_exact_through_every_writer(tmp_path):
-    from conftest import media_for
-
     timeline = read_timeline(FORMATS / "aaf_2997fps-DFTC.aaf")
     media_for(timeline, tmp_path / "media", rename=lambda clip, raw: raw.rsplit(".", 1)[0] + ".mp4")  # a proxy
     report = render_timeline(FORMATS / "aaf_2997fps-DFTC.aaf", tmp_path / "out", options=RenderOptions(

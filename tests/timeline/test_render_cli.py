@@ -9,7 +9,7 @@ from stereofoley.commands.render import parse_range
 from stereofoley.errors import InvalidParameter
 from stereofoley.timeline import read_timeline
 
-from conftest import DATA, RecordingRenderer, media_for
+from conftest import DATA, RecordingRenderer, make_video, media_for
 
 
 @pytest.fixture
@@ -78,7 +78,6 @@ def test_offline_clips_of_a_real_timeline_relink_by_name_exit_0(tmp_path, record
     """nested_example.otio has no media references at all (MissingReference): an editor relinks by clip name."""
     from fractions import Fraction
 
-    from conftest import make_video
     from stereofoley.timeline import picture_clips
 
     timeline = read_timeline(DATA / "nested_example.otio")
