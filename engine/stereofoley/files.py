@@ -26,7 +26,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     """
     target = Path(path)
     if target.exists() and not overwrite:
-        raise OutputExists(f"{target} already exists; pass --overwrite to replace it")
+        raise OutputExists(f"{target} already exists; set overwrite=True to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
     os.close(fd)

@@ -133,6 +133,7 @@ _NULLABLE = {"weights", "cache_dir", "class_map", "follow", "prompt", "loudness_
 CLI_FLAGS = {f"{name}=": f"--{name.replace('_', '-')} " for name in _JSON_TYPES} | {
     "overwrite=True": "--overwrite", "libraries": "--library", "media_roots": "--media-root", "remaps": "--remap",
     "loudness_lufs=None": "--no-loudness", "stems=False": "--no-stems", "cache=False": "--no-cache",
+    "allow_remote=True": "--allow-remote", "token=...": "--token", "weights=PATH": "--weights PATH",
 }
 
 

@@ -57,7 +57,7 @@ def engine_render(tmp_path_factory) -> EngineRender:
 
 
 def write_status(path: Path, state: str, *, progress: float = 0.0, results=(), message: str = "", **extra) -> None:
-    """A status file as the engine writes it (contract 4), atomically."""
+    """A status file as the engine writes it (docs/contracts.md §4), atomically."""
     data = {"version": 1, "job_id": "test", "state": state, "progress": progress, "message": message, "results": list(results), **extra}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data))

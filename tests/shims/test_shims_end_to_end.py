@@ -111,4 +111,4 @@ def test_send_selected_items_with_a_real_clips_job(tmp_path):
         # The engine's object files are the mono sources, so the script writes editable envelopes on them.
         assert soundfile.info(obj["source_wav"]).channels == 1
         pan = np.array(obj["curves"]["pan"])
-        np.testing.assert_allclose([p[1] for p in track.envelopes["Pan"].points], -pan[:, 1], atol=1e-12)
+        np.testing.assert_allclose([p[1] for p in track.envelopes["PANENV2"].points], -pan[:, 1], atol=1e-12)

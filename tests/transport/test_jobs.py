@@ -1,9 +1,10 @@
-"""Job files (contract 4), running jobs in-process, the worker pool, and the clips/timeline contract plumbing."""
+"""Job files (docs/contracts.md §4), running jobs in-process, the worker pool, and the clips/timeline contract plumbing."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -332,3 +333,35 @@ def test_clips_job_uses_the_libraries_it_names(root):
     with pytest.raises(InvalidJob, match="libraries"):
         parse_job({"version": 1, "kind": "clips", "out_dir": str(root / "out"), "clips": [],
                    "options": {"libraries": "not a list"}})
+
+
+def test_send_cancel_file_cancels_before_and_during_the_job(root):
+    """`send --cancel-file F`: the host scripts' way to cancel. F there at the start: nothing is rendered; F
+    created while the job runs: it stops with the items finished so far and the status says cancelled."""
+    job_path = _write(root / "job.json", spatialize_job(root, root / "out", n_items=20, seconds=2.0))
+    cancel = root / "cancel"
+    cancel.write_text("")
+    assert main(["send", "--local", str(job_path), "--status-file", str(root / "s0.json"), "--cancel-file", str(cancel)]) == 1
+    status = json.loads((root / "s0.json").read_text())
+    assert status["state"] == "cancelled" and status["results"] == []
+    assert not list((root / "out").glob("*.wav")) if (root / "out").exists() else True
+
+    cancel.unlink()
+    status_path = root / "s1.json"
+    done = []
+    worker = threading.Thread(target=lambda: done.append(main(["send", "--local", str(job_path), "--status-file", str(status_path),
+                                                                  "--cancel-file", str(cancel)])))
+    worker.start()
+    deadline = time.monotonic() + 60
+    finished_when_asked = 0
+    while time.monotonic() < deadline and not finished_when_asked:  # wait for the first finished item, then cancel
+        try:
+            finished_when_asked = len(json.loads(status_path.read_text())["results"])
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.01)
+    cancel.write_text("")
+    worker.join(60)
+    status = json.loads(status_path.read_text())
+    assert done == [1] and status["state"] == "cancelled", status["state"]
+    assert 1 <= finished_when_asked <= len(status["results"]) < 20  # stopped well before the end

@@ -94,7 +94,7 @@ def test_paths_must_stay_under_roots(tmp_path):
 def test_non_loopback_bind_needs_flag_and_token():
     check_bind("127.0.0.1", token=None, allow_remote=False)
     check_bind("::1", token=None, allow_remote=False)
-    with pytest.raises(InvalidParameter, match="allow-remote"):
+    with pytest.raises(InvalidParameter, match="allow_remote=True"):  # the library names its parameter
         check_bind("0.0.0.0", token="t" * 20, allow_remote=False)
     with pytest.raises(InvalidParameter, match="token"):
         ServerConfig(host="0.0.0.0", allow_remote=True)
@@ -108,6 +108,7 @@ def test_serve_refuses_to_start_on_non_loopback_without_token(capsys, monkeypatc
     assert main(["serve", "--host", "0.0.0.0", "--allow-remote", "--port", "0"]) == 1
     assert "token" in capsys.readouterr().err
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 1
+    assert "without --allow-remote" in capsys.readouterr().err  # the CLI names its flag
 
 
 def test_datagram_limits():

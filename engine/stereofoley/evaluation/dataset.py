@@ -318,7 +318,7 @@ def run_tasks(fn: Callable[..., dict], args: Sequence[tuple], *, scheduler: str 
 def _prepare(out_dir: str | Path, overwrite: bool) -> Path:
     root = Path(out_dir)
     if (root / "manifest.json").exists() and not overwrite:
-        raise OutputExists(f"{root} already holds a dataset (manifest.json); pass --overwrite to replace it")
+        raise OutputExists(f"{root} already holds a dataset (manifest.json); set overwrite=True to replace it")
     if root.exists() and not root.is_dir():
         raise OutputExists(f"{root} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)

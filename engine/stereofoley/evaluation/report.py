@@ -385,7 +385,7 @@ def write_report(result_dir: str | Path, out_dir: str | Path | None = None, *, o
     out = Path(out_dir) if out_dir is not None else Path(result_dir) / "report"
     index = out / "index.html"
     if index.exists() and not overwrite:
-        raise OutputExists(f"{index} already exists; pass --overwrite to replace it")
+        raise OutputExists(f"{index} already exists; set overwrite=True to replace it")
     rows, summary = [], []
     for i, clip in enumerate(clips):
         outputs = render_clip_report(clip, out, overwrite=overwrite)

@@ -1,4 +1,4 @@
-"""Foley sources: a mono 48 kHz sound for every tracked object (contract 2 of the project brief).
+"""Foley sources: a mono 48 kHz sound for every tracked object (docs/contracts.md §2).
 
 Providers, one a module: `library` (the user's UCS-named files), `synth` (procedural voices in numpy),
 `clip_audio` (the clip's own production audio through PyAV), `generator` (plug-ins under the entry-point group

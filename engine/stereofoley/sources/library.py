@@ -172,7 +172,7 @@ def scan_library(roots: Iterable[str | os.PathLike], *, cache_dir: str | os.Path
     """Index every audio file under the roots (recursively), reusing the on-disk cache where files are unchanged."""
     roots = tuple(str(Path(r).expanduser().resolve()) for r in roots)
     if not roots:
-        raise InvalidParameter("no library folder given; pass --library DIR")
+        raise InvalidParameter("no library folder given; set libraries")
     cache = Path(cache_dir) if cache_dir is not None else user_cache_dir("library-index")
     entries: list[LibraryEntry] = []
     skipped: list[tuple[str, str]] = []

@@ -34,11 +34,11 @@ class MediaSearch:
         D:/media=/mnt/media works as it always did. Applied by `relink`."""
         old, sep, new = rule.partition("=")
         if not sep or not old:
-            raise InvalidParameter(f"--remap {rule!r} must look like OLD_PREFIX=NEW_PREFIX (OLD may be a regular expression)")
+            raise InvalidParameter(f"remaps entry {rule!r} must look like OLD_PREFIX=NEW_PREFIX (OLD may be a regular expression)")
         try:
             re.compile(old)
         except re.error as exc:
-            raise InvalidParameter(f"--remap {rule!r}: {old!r} is not a regular expression ({exc})") from None
+            raise InvalidParameter(f"remaps entry {rule!r}: {old!r} is not a regular expression ({exc})") from None
         return old, new
 
 

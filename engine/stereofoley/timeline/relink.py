@@ -129,7 +129,7 @@ def _find(clip, raw: str | None, search: MediaSearch, index: MediaIndex) -> Reli
             try:
                 mapped = re.sub(old, new, raw_norm, count=1, flags=re.IGNORECASE)  # paths use / here
             except re.error as exc:
-                raise InvalidParameter(f"--remap {old}={new}: {exc}") from None
+                raise InvalidParameter(f"remaps entry {old}={new}: {exc}") from None
             if mapped != raw_norm and Path(mapped).is_file():
                 return Relinked(Path(mapped), "remap")
         parts = [p for p in (PureWindowsPath(raw_norm) if foreign else PurePosixPath(raw_norm)).parts

@@ -33,9 +33,9 @@ def check_bind(host: str, *, token: str | None, allow_remote: bool) -> None:
     if is_loopback(host):
         return
     if not allow_remote:
-        raise InvalidParameter(f"refusing to bind {host}: only loopback is allowed without --allow-remote")
+        raise InvalidParameter(f"refusing to bind {host}: only loopback is allowed without allow_remote=True")
     if not token or len(token) < 16:
-        raise InvalidParameter(f"refusing to bind {host} without a shared token of at least 16 characters (--token)")
+        raise InvalidParameter(f"refusing to bind {host} without a shared token of at least 16 characters (token=...)")
 
 
 def token_matches(given: object, token: str) -> bool:

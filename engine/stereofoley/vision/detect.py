@@ -148,7 +148,7 @@ def _missing_weights_message(weights: str | os.PathLike | None) -> str:
     return (
         f"YOLO weights {str(name)!r} not found (looked in the working folder, ${WEIGHTS_ENV} and "
         f"~/.cache/stereofoley/models); nothing is downloaded at run time: fetch the file once (e.g. from "
-        f"https://github.com/ultralytics/assets/releases) and pass --weights PATH, or use --detector motion"
+        f"https://github.com/ultralytics/assets/releases) and set weights=PATH, or use detector=motion"
     )
 
 
