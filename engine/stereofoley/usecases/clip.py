@@ -239,7 +239,9 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
     write_bwf(wav, stereo, time_reference_samples=request.time_reference_samples,
               description=f"StereoFoley {__version__}", subtype=subtype, overwrite=options.overwrite)
     objects = []
-    head_s, duration_s = request.head_samples / SAMPLE_RATE_HZ, request.record_samples / SAMPLE_RATE_HZ
+    head_s = request.head_samples / SAMPLE_RATE_HZ
+    # curves end at the exact record length (the host's item length), not on the WAV's last sample
+    duration_s = request.record_duration_s or request.record_samples / SAMPLE_RATE_HZ
     for k, obj in enumerate(mix.objects, start=1):
         entry = obj.to_json()
         entry["trajectory"] = [{**point, "t": point["t"] - head_s} for point in entry["trajectory"]]  # record clock
