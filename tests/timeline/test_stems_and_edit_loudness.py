@@ -1,5 +1,6 @@
 """Issue 12 parts 5 and 6 on generated scenes rendered through render_timeline (the path of `stereofoley render`
-and timeline jobs), with the natural preset (air absorption and diffuse field on):
+and timeline jobs): the default preset for the loudness tests, the "wet" preset (critical distance 20 m) for the
+stems, so that the diffuse field is a real part of the mix:
 
 - edit-wide loudness: the same object in a near shot and in a far shot at 4x the distance keeps its distance
   step between shots (>= 6 dB), where per-clip normalisation erases it;
@@ -22,6 +23,7 @@ import soundfile as sf
 
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.audio import read_bwf_time_reference
+from stereofoley.config import preset
 from stereofoley.options import RenderOptions
 from stereofoley.spatial.automation import Curve
 from stereofoley.spatial.loudness import gated_lufs, loudness_blocks
@@ -167,7 +169,7 @@ def rebuild_from_objects(objects: list[dict], diffuse_wav: str | None, n: int) -
 @pytest.fixture(scope="module")
 def moving_render(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rebuild")
-    return render(tmp, moving_scenes())
+    return render(tmp, moving_scenes(), settings=preset("wet"))  # a diffuse field that matters in the mix
 
 
 def test_stems_and_json_curves_rebuild_the_mix(moving_render):
