@@ -22,6 +22,8 @@ from .trajectory import Trajectory
 # at a 60° field of view) and 0.05 dB is far below an audible level step.
 PAN_MAX_ERROR = 0.002
 GAIN_DB_MAX_ERROR = 0.05
+GAIN_GRID_S = 0.005  # the gain curve's sampling before simplification
+GAIN_FLOOR_DB = -120.0  # silence, as a gain curve holds it
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,11 +69,19 @@ class Curve:
 def curves_for(trajectory: Trajectory, settings: SpatialSettings) -> dict[str, Curve]:
     """The automation a host needs to reproduce the dry placement: pan (-1..1) and total gain in dB
     (distance law plus the trajectory's own gain), and the distance itself for filters."""
-    gain = distance_gain(trajectory.distance_m, settings.reference_distance_m, settings.max_distance_m)
-    gain_db = 20.0 * np.log10(gain) + trajectory.gain_db
+    # The renderer interpolates the trajectory's level as amplitude and its distance linearly before the 1/r law
+    # (spatial/dsp.py), while hosts interpolate a gain curve linearly in dB: sampled on a GAIN_GRID_S grid
+    # between the breakpoints (then simplified by the caller), the curve follows the renderer's gain, fades
+    # included (a 90 dB fade over 50 ms comes out 20 dB too quiet midway when interpolated in dB).
+    t = trajectory.times_s
+    grid = np.union1d(t, np.arange(t[0], t[-1], GAIN_GRID_S)) if t.size > 1 else t
+    amplitude = np.interp(grid, t, 10.0 ** (trajectory.gain_db / 20.0))
+    distance = np.interp(grid, t, trajectory.distance_m)
+    gain = distance_gain(distance, settings.reference_distance_m, settings.max_distance_m) * amplitude
+    gain_db = 20.0 * np.log10(np.maximum(gain, 10.0 ** (GAIN_FLOOR_DB / 20.0)))
     return {
         "pan": Curve(trajectory.times_s, trajectory.pan),
-        "gain_db": Curve(trajectory.times_s, gain_db),
+        "gain_db": Curve(grid, gain_db),
         "distance_m": Curve(trajectory.times_s, trajectory.distance_m),
     }
 
