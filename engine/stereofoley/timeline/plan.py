@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 import opentimelineio as otio
 
 from ..errors import InvalidParameter, TimelineNotFound, UnsupportedTimeline
+from ..files import check_read
 from .timemap import Mapping, effect_speed, rate_fraction, seconds, snap_to_frame
 
 _ZERO = Fraction(0)
@@ -34,7 +35,7 @@ def suffixes_readable() -> list[str]:
 
 def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
     """Any timeline an installed OTIO adapter reads (.otio/.otioz, FCP 7 XML, FCPXML, EDL, AAF, REAPER .rpp)."""
-    path = Path(path)
+    path = check_read(path, "timeline")
     if not path.is_file():
         raise TimelineNotFound(f"timeline not found: {path}")
     suffix = path.suffix.lower().lstrip(".")

@@ -94,6 +94,31 @@ def stream_datagrams(audio: np.ndarray, *, stream_id: int, rate_hz: int = SAMPLE
     return out
 
 
+def file_datagram_blocks(audio_file, *, stream_id: int, max_datagram_bytes: int = MAX_DATAGRAM_LOOPBACK,
+                         block_packets: int = 256):
+    """Stream an open soundfile.SoundFile without reading it whole: yields (first_frame, n_frames, datagrams) for
+    each block of `block_packets` packets, then (total_frames, 0, [end marker]). The datagrams are exactly those
+    of `stream_datagrams` on the whole file. Non-finite samples are sent as 0 (a receiver refuses them)."""
+    channels = int(audio_file.channels)
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InvalidOscMessage(f"audio to stream has {channels} channels; at most {MAX_CHANNELS}")
+    step = frames_per_packet(channels, max_datagram_bytes)
+    rate_hz = int(audio_file.samplerate)
+    seq = frame = 0
+    while True:
+        block = audio_file.read(step * block_packets, dtype="float32", always_2d=True)
+        if block.shape[0] == 0:
+            break
+        samples = np.nan_to_num(np.ascontiguousarray(block.T), nan=0.0, posinf=0.0, neginf=0.0)
+        datagrams = []
+        for start in range(0, samples.shape[1], step):
+            datagrams.append(encode_packet(stream_id, seq, frame + start, rate_hz, samples[:, start:start + step]))
+            seq += 1
+        yield frame, samples.shape[1], datagrams
+        frame += samples.shape[1]
+    yield frame, 0, [encode_message(END_ADDRESS, [int(stream_id), seq, int(frame), rate_hz])]
+
+
 def decode_stream_message(datagram: bytes) -> AudioPacket | StreamEnd:
     """Parse and validate an audio packet or an end marker. Raises InvalidOscMessage otherwise."""
     msg = decode_message(datagram, max_bytes=65507)
