@@ -60,14 +60,24 @@ def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
 
 
 def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The record frame rate: global_start_time's rate, else the first video track item's, else 24."""
+    """The record frame rate: global_start_time's rate, else the first video track item's, else 24.
+    A rate outside MIN_RATE..MAX_RATE fps (0, 1e-300, inf) raises UnsupportedTimeline naming it."""
+    rate, where = 24.0, "default"
     if timeline.global_start_time is not None:
-        return timeline.global_start_time.rate
-    for track in timeline.video_tracks():
-        for item in track:
-            if isinstance(item, otio.core.Item):
-                return item.trimmed_range().duration.rate
-    return 24.0
+        rate, where = timeline.global_start_time.rate, "global_start_time"
+    else:
+        for track in timeline.video_tracks():
+            items = [item for item in track if isinstance(item, otio.core.Item)]
+            if items:
+                rate, where = items[0].trimmed_range().duration.rate, f"clip {items[0].name!r}"
+                break
+    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
+        raise UnsupportedTimeline(f"timeline {timeline.name!r}: frame rate {rate!r} ({where}) is outside "
+                                  f"{MIN_RATE:g}..{MAX_RATE:g} fps")
+    return float(rate)
+
+
+MIN_RATE, MAX_RATE = 1.0, 1000.0  # frames a second a record rate may have
 
 
 def global_start_s(timeline: otio.schema.Timeline) -> Fraction:

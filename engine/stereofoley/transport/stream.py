@@ -297,11 +297,25 @@ def _next_item(sock: socket.socket, timeout_s: float):
         return _MALFORMED
 
 
+MAX_STREAM_S = 4 * 3600.0  # the longest stream a receiver accepts, in seconds of audio
+MAX_GAP_S = 10.0  # the furthest a packet may jump ahead of what was received, in seconds
+
+
+def _within_caps(packet: AudioPacket, buffer: "JitterBuffer | None", max_stream_s: float, max_gap_s: float) -> bool:
+    end = packet.sample_offset + packet.frames
+    if end > max_stream_s * packet.rate_hz:
+        return False
+    expected = buffer._expected if buffer is not None else 0
+    return packet.sample_offset - expected <= max_gap_s * packet.rate_hz
+
+
 def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_duration_s: float = 3600.0,
-                   depth_packets: int = 8, on_audio=None) -> ReceivedStream:
+                   depth_packets: int = 8, on_audio=None, max_stream_s: float = MAX_STREAM_S,
+                   max_gap_s: float = MAX_GAP_S) -> ReceivedStream:
     """Receive the first stream that arrives on `sock` until its end marker (or `idle_timeout_s` of silence).
     `on_audio(block, rate_hz)` gets audio as soon as it is ready (a real-time player); the whole stream is returned
-    too."""
+    too. Bounded: a packet more than `max_gap_s` ahead of the stream, or past `max_stream_s`, is dropped (counted
+    as invalid); an end marker claiming more than `max_stream_s` raises InvalidOscMessage naming the cap."""
     buffer: JitterBuffer | None = None
     stream_id, rate_hz = None, SAMPLE_RATE_HZ
     blocks: list[np.ndarray] = []
@@ -318,14 +332,24 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
         if stream_id is not None and item.stream_id != stream_id:
             continue  # one stream at a time
         if isinstance(item, StreamEnd):
+            if item.total_frames > max_stream_s * item.rate_hz:
+                raise InvalidOscMessage(f"stream end marker claims {item.total_frames} frames "
+                                        f"({item.total_frames / item.rate_hz:.0f} s at {item.rate_hz} Hz); the cap is "
+                                        f"max_stream_s={max_stream_s:g} s")
             if buffer is None:
                 buffer = JitterBuffer(1, depth_packets=depth_packets)  # nothing arrived: silence of that length
                 stream_id, rate_hz = item.stream_id, item.rate_hz
             end = item
             break
+        if not _within_caps(item, buffer, max_stream_s, max_gap_s):
+            invalid += 1
+            continue
         if buffer is None:
             stream_id, rate_hz = item.stream_id, item.rate_hz
             buffer = JitterBuffer(item.channels, depth_packets=depth_packets)
+        elif item.channels != buffer.channels:
+            invalid += 1
+            continue
         buffer.push(item)
         block = buffer.pop_ready()
         if block.shape[1]:
@@ -339,9 +363,14 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
         item = _next_item(sock, 0.05)
         if item is None:
             break
-        if isinstance(item, AudioPacket) and item.stream_id == stream_id:
+        if (isinstance(item, AudioPacket) and item.stream_id == stream_id and item.channels == buffer.channels
+                and _within_caps(item, buffer, max_stream_s, max_gap_s)):
             buffer.push(item)
+    received_end = max([buffer._expected] + [p.sample_offset + p.frames for p in buffer._pending.values()])
     total = end.total_frames if end is not None else buffer._expected + sum(p.frames for p in buffer._pending.values())
+    if total - received_end > max_gap_s * rate_hz:
+        raise InvalidOscMessage(f"stream end marker claims {total} frames but audio arrived up to frame {received_end}: "
+                                f"{(total - received_end) / rate_hz:.1f} s missing, above the cap max_gap_s={max_gap_s:g} s")
     tail = buffer.finish(total)
     if tail.shape[1]:
         blocks.append(tail)
