@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .errors import OutputExists, PathNotAllowed, StereoFoleyError
+from .errors import InvalidParameter, OutputExists, PathNotAllowed, StereoFoleyError
 
 
 @contextlib.contextmanager
@@ -25,11 +25,9 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     Raises OutputExists if `path` exists and `overwrite` is false. On any exception the temporary file is
     removed and `path` is left untouched.
     """
-    target = Path(path)
+    target = check_output_path(path)
     if target.exists() and not overwrite:
         raise OutputExists(f"{target} already exists; set overwrite=True to replace it")
-    if target.is_dir():
-        raise OutputExists(f"{target} is a folder; name a file to write")
     check_write(target, "output")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=".part" + target.suffix[:20],
@@ -44,6 +42,21 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+MAX_NAME_BYTES = 200  # a file name's limit here: 255 bytes on most file systems, less the temp file's affixes
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """An output file's path, refused before any work when it names a folder or its name is too long to create."""
+    target = Path(path)
+    size = len(target.name.encode("utf-8", "surrogateescape"))
+    if size > MAX_NAME_BYTES:
+        raise InvalidParameter(f"output name {target.name[:40]}... is {size} bytes long; the cap is "
+                               f"MAX_NAME_BYTES={MAX_NAME_BYTES} (file systems allow 255)")
+    if target.is_dir():
+        raise OutputExists(f"{target} is a folder; name a file to write")
+    return target
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:

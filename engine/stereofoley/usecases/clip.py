@@ -20,7 +20,7 @@ from .. import SAMPLE_RATE_HZ, __version__
 from ..audio import check_mono, write_bwf
 from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, OutputExists
-from ..files import glob_escape, safe_name
+from ..files import check_output_path, glob_escape, safe_name
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
 from ..spatial.loudness import integrated_lufs, normalize
 from ..spatial.mix import SoundObject, peak_dbfs, render_mix
@@ -202,7 +202,11 @@ def stem_path(wav: Path, index: int, name: str) -> Path:
 
 
 def check_outputs_free(wav: Path, tracks: Path | None, overwrite: bool) -> None:
-    """Refuse before any work when the mix, its tracks.json or any of its stems already exist (overwrite=False)."""
+    """Refuse before any work when the mix, its tracks.json or any of its stems already exist (overwrite=False),
+    or when an output names a folder or a name too long to create (always)."""
+    for p in (wav, tracks):
+        if p is not None:
+            check_output_path(p)
     if overwrite:
         return
     taken = [p for p in (wav, tracks) if p is not None and p.exists()]
