@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -57,6 +58,45 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if target.is_dir():
         raise OutputExists(f"{target} is a folder; name a file to write")
     return target
+
+
+_PART = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.part(\.[A-Za-z0-9]{1,20})?$")  # atomic_output's temp names
+STALE_PART_S = 60.0
+
+
+def clean_stale_parts(folder: str | os.PathLike, *, older_than_s: float = STALE_PART_S) -> list[Path]:
+    """Remove the hidden temp files (`.NAME.XXXXXXXX.part.wav`) an interrupted render (SIGKILL, power loss) left
+    in `folder`, when untouched for `older_than_s` (a running writer keeps its own fresh). Returns those removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    now = time.time()
+    for entry in os.scandir(folder):
+        if _PART.match(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime >= older_than_s:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
+
+
+def unique_names(ids: Iterable[str], limit: int = 120) -> dict[str, str]:
+    """A file-name part per id (safe_name), made unique where two ids map to the same one (`a/b` and `a_b`):
+    later ones get `-2`, `-3`, ... in their order."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for item_id in ids:
+        base = safe_name(item_id, limit)
+        name, k = base, 1
+        while name.lower() in taken:  # case-insensitive file systems (macOS, Windows) collide too
+            k += 1
+            name = f"{base}-{k}"
+        taken.add(name.lower())
+        names[item_id] = name
+    return names
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:

@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .config import user_cache_dir
 from .errors import InvalidJob, JobCancelled, StereoFoleyError
-from .files import (check_read, check_status_target, confinement, mkdir_confined, read_json, resolve_under_roots,
-                    safe_name, write_text_atomic)
+from .files import (check_read, check_status_target, clean_stale_parts, confinement, mkdir_confined, read_json,
+                    resolve_under_roots, safe_name, unique_names, write_text_atomic)
 from .options import RenderOptions
 from .spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
 from .spatial.trajectory import Trajectory, read_trajectory
@@ -285,6 +285,12 @@ def _progress_callback(reporter: _Reporter, cancel: threading.Event, lo: float, 
 def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: ClipMixer | None) -> None:
     n = len(job.items)
     mkdir_confined(job.out_dir, "out_dir")
+    cleaned = clean_stale_parts(job.out_dir)
+    names = unique_names(item.id for item in job.items)
+    renamed = {i: names[i] for i in names if names[i] != safe_name(i)}
+    if cleaned or renamed:
+        reporter.update(cleaned_temp_files=[str(p) for p in cleaned],
+                        renamed_outputs=[{"id": i, "file_stem": s} for i, s in renamed.items()])
     ok = 0
     for i, item in enumerate(job.items):
         if cancel.is_set():
@@ -294,9 +300,9 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: Cl
         callback = _progress_callback(reporter, cancel, i / n, (i + 1) / n, label)
         try:
             if job.kind == "spatialize":
-                result = _spatialize_item(item, job)
+                result = _spatialize_item(item, job, names[item.id])
             else:
-                result = _render_clip_item(item, job, callback, mixer)
+                result = _render_clip_item(item, job, callback, mixer, names[item.id])
         except JobCancelled:
             raise
         except (StereoFoleyError, OSError, MemoryError, ArithmeticError) as exc:
@@ -310,14 +316,14 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: Cl
     reporter.update(state=state, progress=1.0, message=message, **extra)
 
 
-def _spatialize_item(item: SpatializeItem, job: Job) -> dict:
+def _spatialize_item(item: SpatializeItem, job: Job, stem: str) -> dict:
     """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (the same use case)."""
     settings = job.options.settings
     if isinstance(item.trajectory, tuple):
         trajectory = Trajectory.from_points(list(item.trajectory), settings)
     else:
         trajectory = read_trajectory(check_read(item.trajectory, "trajectory"), settings)
-    out = job.out_dir / f"{safe_name(item.id)}.wav"
+    out = job.out_dir / f"{stem}.wav"
     summary = spatialize_file(item.source, trajectory, out, settings=settings, overwrite=job.options.overwrite,
                               name=item.name)
     curves = curves_for(trajectory, settings)
@@ -327,10 +333,10 @@ def _spatialize_item(item: SpatializeItem, job: Job) -> dict:
     return {"id": item.id, "wav": summary["output"], "duration_s": summary["duration_s"], "objects": [obj]}
 
 
-def _render_clip_item(item: ClipItem, job: Job, progress, mixer: ClipMixer | None) -> dict:
+def _render_clip_item(item: ClipItem, job: Job, progress, mixer: ClipMixer | None, stem: str) -> dict:
     """Exactly `stereofoley clip MEDIA --start S --end E -o OUT_DIR/ID.wav` (the same use case)."""
     request = request_for_media(item.media, start_s=item.start_s, end_s=item.end_s, clip_id=item.id, name=item.name)
-    result = render_clip_files(request, job.options, job.out_dir / f"{safe_name(item.id)}.wav", mixer=mixer,
+    result = render_clip_files(request, job.options, job.out_dir / f"{stem}.wav", mixer=mixer,
                                progress=progress)
     return result.to_json()
 
@@ -338,6 +344,9 @@ def _render_clip_item(item: ClipItem, job: Job, progress, mixer: ClipMixer | Non
 def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: ClipMixer | None) -> None:
     check_read(job.timeline, "timeline")
     mkdir_confined(job.out_dir, "out_dir")
+    cleaned = clean_stale_parts(job.out_dir)
+    if cleaned:
+        reporter.update(cleaned_temp_files=[str(p) for p in cleaned])
     report = timeline_usecase.render_timeline(job.timeline, job.out_dir, selection=_selection(job.select),
                                               options=job.options, mixer=mixer,
                                               progress=_progress_callback(reporter, cancel, 0.0, 1.0, "timeline"))

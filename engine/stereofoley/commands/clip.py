@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
+from ..files import clean_stale_parts
 from ..usecases.clip import render_clip_files, request_for_media
 from .common import add_render_arguments, emit, render_options_from_args
 from .vision_args import add_video_arguments, progress_bar
@@ -32,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     options = render_options_from_args(args)
     request = request_for_media(args.video, start_s=args.start_s, end_s=args.end_s)
     with progress_bar(args, "clip") as progress:
+        for stale in clean_stale_parts(Path(args.output).parent):  # temp files of a render that was killed
+            print(f"stereofoley clip: removed {stale.name}, left by an interrupted render", file=sys.stderr)
         result = render_clip_files(request, options, args.output, tracks=args.tracks_out, progress=progress)
     summary = {"ok": True, "output": str(result.wav.resolve()), **result.to_json(),
                "start_s": request.media_start_s, "end_s": request.media_end_s, "sources": options.sources}

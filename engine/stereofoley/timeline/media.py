@@ -68,6 +68,10 @@ def resolve(reference: otio.core.MediaReference | None, search: MediaSearch) -> 
         return Resolved(None, f"media reference {url!r} is not a local file")
     refused = ""
     for candidate in _candidates(raw, search):
+        if candidate.exists() and not candidate.is_file():  # a folder, /dev/zero: say so, not "not found"
+            kind = "a folder" if candidate.is_dir() else "not a regular file"
+            refused = refused or f"media {candidate} is {kind}"
+            continue
         if candidate.is_file():
             try:
                 check_read(candidate, "media file")
