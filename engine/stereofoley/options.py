@@ -97,7 +97,7 @@ class RenderOptions:
         known = {f.name: f for f in dataclasses.fields(cls)} | {"preset": None}
         unknown = sorted(set(raw) - set(known))
         if unknown:
-            raise InvalidParameter(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise InvalidParameter(f"unknown option(s) {', '.join(repr(u)[:60] for u in unknown)}; known: {', '.join(sorted(known))}")
         values: dict[str, Any] = {}
         for key, value in raw.items():
             if key in ("preset", "settings"):

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import opentimelineio as otio
 
-from ..errors import InvalidParameter, TimelineNotFound, UnsupportedTimeline
+from ..errors import InvalidParameter, StereoFoleyError, TimelineNotFound, UnsupportedTimeline
 from ..files import check_read
 from .timemap import Mapping, effect_speed, rate_fraction, seconds, snap_to_frame
 
@@ -69,7 +69,11 @@ def timeline_rate(timeline: otio.schema.Timeline) -> float:
         for track in timeline.video_tracks():
             items = [item for item in track if isinstance(item, otio.core.Item)]
             if items:
-                rate, where = items[0].trimmed_range().duration.rate, f"clip {items[0].name!r}"
+                try:
+                    rate, where = items[0].trimmed_range().duration.rate, f"clip {items[0].name!r}"
+                except otio.exceptions.OTIOError as exc:
+                    raise UnsupportedTimeline(f"timeline {timeline.name!r}: clip {items[0].name!r} has no range "
+                                              f"({type(exc).__name__}: {str(exc)[:200]})") from None
                 break
     if not (isinstance(rate, (int, float)) and math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
         raise UnsupportedTimeline(f"timeline {timeline.name!r}: frame rate {rate!r} ({where}) is outside "
@@ -148,10 +152,17 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[PictureClip]:
         if not track.enabled:
             continue
         top = _TopTrack(track_index, track.name, video_number, rate, timeline)
-        start = seconds(track.trimmed_range().start_time)
-        mapping = Mapping(record_origin_s=_ZERO, local_at_origin_s=start, speed=effect_speed(track))
-        window = (_ZERO, seconds(track.trimmed_range().duration))
-        _walk(track, mapping, window, str(track_index), top, result, nested=False)
+        try:
+            start = seconds(track.trimmed_range().start_time)
+            mapping = Mapping(record_origin_s=_ZERO, local_at_origin_s=start, speed=effect_speed(track))
+            window = (_ZERO, seconds(track.trimmed_range().duration))
+            _walk(track, mapping, window, str(track_index), top, result, nested=False)
+        except StereoFoleyError:
+            raise
+        except (otio.exceptions.OTIOError, ValueError, ArithmeticError, OverflowError, TypeError) as exc:
+            # a clip without a range, an infinite or NaN time: name the track and what OTIO said
+            raise UnsupportedTimeline(f"timeline {timeline.name!r}, track {track.name!r}: cannot place its clips "
+                                      f"({type(exc).__name__}: {str(exc)[:300]})") from None
     _fill_visibility(result)
     return result
 
