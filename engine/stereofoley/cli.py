@@ -34,6 +34,7 @@ COMMANDS = {
     "render": "render",
     "install": "install",
     "preview": "preview",
+    "ardour-session": "ardour_session",
 }
 
 

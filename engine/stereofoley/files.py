@@ -39,6 +39,8 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
         check_write(tmp, "output")  # the folder may have been swapped for a symlink since the first check
         yield tmp
         check_write(target, "output")
+        if tmp.exists():  # mkstemp makes it 0600; the result gets the mode any new file would (0644 under umask 022)
+            os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -97,6 +99,19 @@ def unique_names(ids: Iterable[str], limit: int = 120) -> dict[str, str]:
         taken.add(name.lower())
         names[item_id] = name
     return names
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask can only set it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:

@@ -21,7 +21,7 @@ from .decode import iter_frames, prefetched, probe, resolve_range
 from .detect import Detector, make_detector
 from .tracker import CutDetector, make_tracker, update_tracker
 from .tracks import DEFAULT_HFOV_DEG, Analysis, read_tracks, write_tracks
-from .placement import build_track
+from .placement import PLACEMENT_VERSION, build_track
 
 log = logging.getLogger("stereofoley.vision")
 
@@ -55,6 +55,7 @@ def analyze_video(
     key = {
         "engine": __version__, "start_s": round(start, 6), "end_s": round(end, 6), "analysis_fps": analysis_fps,
         "tracker": tracker, "hfov_deg": hfov_deg, "detector": det.cache_key(),
+        "placement": PLACEMENT_VERSION,
     }
     cache_file = None
     if cache_dir is not None:
