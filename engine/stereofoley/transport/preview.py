@@ -94,8 +94,8 @@ def clips_from_json(data: Any) -> tuple[PreviewClip, ...]:
                 reference_distance_m=float(clip.get("reference_distance_m", SpatialSettings.reference_distance_m)),
                 max_distance_m=float(clip.get("max_distance_m", SpatialSettings.max_distance_m)),
             ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidOscMessage(f"preview clip {i} is malformed: {exc}") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # int(inf) overflows
+            raise InvalidOscMessage(f"preview clip {i} is malformed: {type(exc).__name__}: {exc}") from None
     return tuple(clips)
 
 
