@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
@@ -69,7 +70,7 @@ def parse_classes(value: Any, where: str = "classes") -> tuple[str | int, ...] |
             item = item.strip()
             if not item:
                 continue
-            if item.isdigit():
+            if re.fullmatch(r"[+-]?\d+", item):
                 item = int(item)
         if isinstance(item, int) and item < 0:
             raise InvalidParameter(f"{where}: class id {item} is negative")
