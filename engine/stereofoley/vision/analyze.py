@@ -65,9 +65,9 @@ def analyze_video(
                  analysis_fps=analysis_fps, detect_fps=detect_fps)
     instance = None if isinstance(detector, str) or detector is _UNSET else detector
     if instance is not None:
-        given["detector"] = "auto"  # not used: the instance is the detector
+        del given["detector"]  # the instance is the detector
     opts = options if isinstance(options, DetectorOptions) else DetectorOptions.from_mapping(options)
-    opts = replace(opts, **{k: v for k, v in given.items() if v is not _UNSET and not (instance is not None and k == "detector")})
+    opts = replace(opts, **{k: v for k, v in given.items() if v is not _UNSET})  # validated again
     info = probe(path)
     start, end = resolve_range(info, start_s, end_s)
     if instance is not None:
