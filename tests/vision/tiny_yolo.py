@@ -99,17 +99,20 @@ def _dataset(folder: Path, n_train: int, n_val: int, seed: int) -> Path:
 
 
 def train(path: str | Path, *, epochs: int = 40, n_train: int = 200, n_val: int = 30, imgsz: int = 256, seed: int = 0,
-          arch: str = "tiny") -> Path:
+          arch: str = "tiny", init: str | Path | None = None, warmup_epochs: float = 3.0, mosaic: float = 0.5,
+          lr0: float | None = None) -> Path:
+    """Train (init None: from random weights; else fine-tune that checkpoint of the same architecture)."""
     from ultralytics import YOLO
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = _dataset(tmp / "data", n_train, n_val, seed)
-        model = YOLO(str(model_yaml(tmp, arch)), task="detect")
+        model = YOLO(str(init) if init else str(model_yaml(tmp, arch)), task="detect")
+        extra = {"optimizer": "AdamW", "lr0": lr0, "lrf": 0.2} if lr0 else {}
         model.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=16, workers=0, device="cpu", plots=False,
                     amp=False, project=str(tmp / "runs"), name="tiny", exist_ok=True, verbose=False, seed=seed,
-                    mosaic=0.5, fliplr=0.5, degrees=0.0, patience=epochs)
+                    mosaic=mosaic, fliplr=0.5, degrees=0.0, patience=epochs, warmup_epochs=warmup_epochs, **extra)
         best = tmp / "runs" / "tiny" / "weights" / "best.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(best, path)
@@ -123,7 +126,13 @@ if __name__ == "__main__":
                         help="tiny (the committed model) or yolov8s (real-size, for bench/bench_vision.py)")
     parser.add_argument("--images", type=int, default=200, help="training images (default 200)")
     parser.add_argument("--imgsz", type=int, default=256, help="training input size (default 256)")
+    parser.add_argument("--init", help="fine-tune this checkpoint (same architecture) instead of random weights")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up epochs (default 3)")
+    parser.add_argument("--mosaic", type=float, default=0.5, help="mosaic augmentation probability (default 0.5)")
+    parser.add_argument("--lr0", type=float, help="AdamW learning rate (default: ultralytics' automatic choice)")
+    parser.add_argument("--seed", type=int, default=0, help="dataset and training seed (default 0)")
     parser.add_argument("--out", help=f"default {COMMITTED} (tiny) or {REAL_SIZE_CACHE} (yolov8s)")
     args = parser.parse_args()
     out = args.out or (COMMITTED if args.arch == "tiny" else REAL_SIZE_CACHE)
-    print("wrote", train(out, epochs=args.epochs, arch=args.arch, n_train=args.images, imgsz=args.imgsz))
+    print("wrote", train(out, epochs=args.epochs, arch=args.arch, n_train=args.images, imgsz=args.imgsz, init=args.init,
+                         warmup_epochs=args.warmup, mosaic=args.mosaic, lr0=args.lr0, seed=args.seed))
