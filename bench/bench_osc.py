@@ -25,7 +25,9 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
 from stereofoley.jobs import parse_job, run_job  # noqa: E402
-from stereofoley.transport.osc import PREFIX, OscClient, ServerConfig, ServerThread, decode_message, encode_message  # noqa: E402
+from stereofoley.transport.client import OscClient  # noqa: E402
+from stereofoley.transport.codec import decode_message, encode_message, PREFIX  # noqa: E402
+from stereofoley.transport.server import ServerConfig, ServerThread  # noqa: E402
 from stereofoley.transport.stream import receive_stream, send_stream, stream_datagrams  # noqa: E402
 
 RATE = 48000

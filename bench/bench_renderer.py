@@ -26,9 +26,9 @@ import soundfile as sf  # noqa: E402
 
 from stereofoley import SAMPLE_RATE_HZ  # noqa: E402
 from stereofoley.config import preset  # noqa: E402
-from stereofoley.render import SoundObject, render_mix  # noqa: E402
-from stereofoley.spatial import load_impulse_response  # noqa: E402
-from stereofoley.trajectory import Trajectory  # noqa: E402
+from stereofoley.spatial.mix import SoundObject, render_mix  # noqa: E402
+from stereofoley.spatial.dsp import load_impulse_response  # noqa: E402
+from stereofoley.spatial.trajectory import Trajectory  # noqa: E402
 
 
 def scene(seconds: float) -> tuple[np.ndarray, Trajectory]:

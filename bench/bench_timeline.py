@@ -19,7 +19,8 @@ import opentimelineio as otio
 
 from stereofoley.timeline import MediaSearch, Selection, picture_clips, read_timeline, select
 from stereofoley.timeline.media import resolve
-from stereofoley.timeline.output import FoleyClip, output_timeline, write_bwf, write_fcp_xml, write_otio
+from stereofoley.audio import write_bwf
+from stereofoley.timeline.output import FoleyClip, output_timeline, write_fcp_xml, write_otio
 from stereofoley.timeline.render import _rpp_text, clip_request
 from stereofoley.config import SpatialSettings
 

@@ -45,12 +45,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "vision"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from stereofoley import synthetic  # noqa: E402
+from stereofoley.evaluation import synthetic  # noqa: E402
 from stereofoley.vision import YoloDetector, analyze_video, decode  # noqa: E402
 from stereofoley.vision import analyze as vision_analyze  # noqa: E402
 from stereofoley.vision.detect import find_weights  # noqa: E402
 
 import tiny_yolo  # noqa: E402
+from stereofoley.vision.ultralytics_env import import_ultralytics  # noqa: E402
 
 
 def make_clip(path: Path, seconds: float, *, noise_std: float = 3.0) -> synthetic.GroundTruth:
@@ -348,7 +349,7 @@ def main() -> None:
             if real is not None:
                 bench_model("yolo11n", real, video, truth, args.seconds, positions=True, repeats=args.repeats)
             else:
-                from ultralytics import YOLO
+                YOLO = import_ultralytics().YOLO
 
                 random_n = tmp / "yolo11n-random.pt"
                 YOLO("yolo11n.yaml").save(str(random_n))

@@ -1,4 +1,4 @@
-# Install the StereoFoley host scripts on Windows:  installers\install.ps1 reaper|resolve [--dry-run] [--uninstall] [--prefix DIR]
+# Install the StereoFoley host scripts on Windows:  installers\install.ps1 reaper|resolve|ardour [--dry-run] [--uninstall] [--prefix DIR]
 # Uses the Python that has the engine installed ($env:STEREOFOLEY_PYTHON, else the repository's .venv, else py -3).
 $ErrorActionPreference = "Stop"
 $root = Split-Path -Parent $PSScriptRoot

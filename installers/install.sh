@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install the StereoFoley host scripts on macOS or Linux:  installers/install.sh reaper|resolve [--dry-run] [--uninstall] [--prefix DIR]
+# Install the StereoFoley host scripts on macOS or Linux:  installers/install.sh reaper|resolve|ardour [--dry-run] [--uninstall] [--prefix DIR]
 # Uses the Python that has the engine installed ($STEREOFOLEY_PYTHON, else the repository's .venv, else python3).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)

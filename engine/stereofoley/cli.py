@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from typing import Sequence
 
 from . import __version__
+from .commands.common import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE  # noqa: F401  (part of the CLI's face)
 from .errors import StereoFoleyError
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+from .options import CLI_FLAGS
 
 # Subcommand name -> module in stereofoley.commands (imported lazily so `--help` stays fast).
 COMMANDS = {
@@ -53,11 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StereoFoleyError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"ok": False, "error": type(exc).__name__, "message": str(exc)}))
-        print(f"stereofoley {args.command}: error: {exc}", file=sys.stderr)
+        print(f"stereofoley {args.command}: error: {as_flags(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"stereofoley {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def as_flags(message: str) -> str:
+    """A library message names parameters (`overwrite=True`); on the command line they are flags (`--overwrite`)."""
+    for name in sorted(CLI_FLAGS, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w.-]){re.escape(name)}", CLI_FLAGS[name], message)
+    return message
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import InvalidParameter, UnknownPreset
 
@@ -94,3 +96,20 @@ def preset(name: str) -> SpatialSettings:
         return PRESETS[name]
     except KeyError:
         raise UnknownPreset(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}") from None
+
+
+# ------------------------------------------------------------------------------------------------ user folders
+def user_cache_dir(kind: str) -> Path:
+    """Where the engine caches `kind` (vision, library-index, ...): $STEREOFOLEY_CACHE/kind, else
+    $XDG_CACHE_HOME/stereofoley/kind, else ~/.cache/stereofoley/kind."""
+    if os.environ.get("STEREOFOLEY_CACHE"):
+        return Path(os.environ["STEREOFOLEY_CACHE"]) / kind
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stereofoley" / kind
+
+
+def user_config_dir() -> Path:
+    """The engine's own settings (and the ultralytics settings it keeps apart from the user's): $STEREOFOLEY_CONFIG,
+    else $XDG_CONFIG_HOME/stereofoley, else ~/.config/stereofoley."""
+    if os.environ.get("STEREOFOLEY_CONFIG"):
+        return Path(os.environ["STEREOFOLEY_CONFIG"])
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "stereofoley"

@@ -25,14 +25,16 @@ from typing import Callable
 import numpy as np
 import opentimelineio as otio
 
-from . import SAMPLE_RATE_HZ, synthetic
+from . import SAMPLE_RATE_HZ
+from .evaluation import synthetic
 from .audio import read_audio, read_mono
 from .config import SpatialSettings
 from .files import write_text_atomic
-from .metric import ExpectedObject, score_audio
-from .report import write_report
-from .timeline import RenderOptions, render_timeline
-from .trajectory import Trajectory, pan_from_x
+from .evaluation.metric import ExpectedObject, score_audio
+from .evaluation.report import write_report
+from .options import RenderOptions
+from .usecases.timeline import render_timeline
+from .spatial.trajectory import Trajectory, pan_from_x
 
 DEMO_WEIGHTS = Path(__file__).parent / "data" / "sprites_yolo.pt"
 DEMO_FPS = Fraction(25)

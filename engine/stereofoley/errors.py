@@ -65,7 +65,7 @@ class PathNotAllowed(StereoFoleyError, PermissionError):
 
 
 class InvalidJob(InvalidParameter):
-    """A job file (contract 4) that is malformed: wrong version, kind, field type or a relative path."""
+    """A job file (docs/contracts.md §4) that is malformed: wrong version, kind, field type or a relative path."""
 
 
 class JobCancelled(StereoFoleyError):

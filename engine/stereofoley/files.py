@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
-from .errors import OutputExists, StereoFoleyError
+from .errors import OutputExists, PathNotAllowed, StereoFoleyError
 
 
 @contextlib.contextmanager
@@ -25,7 +26,7 @@ def atomic_output(path: str | os.PathLike, *, overwrite: bool = False) -> Iterat
     """
     target = Path(path)
     if target.exists() and not overwrite:
-        raise OutputExists(f"{target} already exists; pass --overwrite to replace it")
+        raise OutputExists(f"{target} already exists; set overwrite=True to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
     os.close(fd)
@@ -55,3 +56,37 @@ def read_json(path: str | os.PathLike, *, what: str, error: type[StereoFoleyErro
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise error(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+def safe_name(text: str, limit: int = 120, *, default: str = "clip") -> str:
+    """A file-name part from a name or id another program chose: no separators, no leading dot, at most
+    `limit` characters (file systems cap a name at 255 bytes)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._")[:limit] or default
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+# ------------------------------------------------------------------------------------------------ path roots
+def resolve_under_roots(path: str | os.PathLike, roots: Iterable[str | os.PathLike]) -> Path:
+    """The real path of `path`, provided it is absolute, has no '..' and lies (after symlinks) under a root."""
+    raw = str(path)
+    if "\x00" in raw or not raw:
+        raise PathNotAllowed("empty path or a path with a NUL byte")
+    p = Path(raw)
+    if not p.is_absolute():
+        raise PathNotAllowed(f"path {raw!r} must be absolute")
+    if ".." in p.parts:
+        raise PathNotAllowed(f"path {raw!r} contains '..'")
+    real = Path(os.path.realpath(p))
+    for root in roots:
+        root_real = Path(os.path.realpath(root))
+        if real == root_real or root_real in real.parents:
+            return real
+    raise PathNotAllowed(f"path {raw!r} (real path {str(real)!r}) is outside the allowed roots")
+
+
+def default_roots() -> tuple[Path, ...]:
+    """Home and the system temporary folder: where host projects and their job files normally live."""
+    return tuple(dict.fromkeys(Path(os.path.realpath(p)) for p in (Path.home(), tempfile.gettempdir())))

@@ -1,4 +1,4 @@
-"""Install the host shims (REAPER scripts + JSFX, Resolve script) into each host's per-user folders.
+"""Install the host shims (REAPER scripts, Resolve scripts, Ardour Lua scripts) into each host's per-user folders.
 
 Installing is planned first as a list of `Action`s (pure: nothing touched), then applied; `--dry-run` prints
 the plan only. What was installed is recorded in a manifest (`StereoFoley.install.json` in the host folder),
@@ -10,6 +10,11 @@ Folders (HOSTS.md), relative to the user's home, or to `prefix` in its place:
   Resolve  windows %APPDATA%/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts
            macos Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts
            linux .local/share/DaVinciResolve/Fusion/Scripts
+  Ardour 7 windows %LOCALAPPDATA%/Ardour7/scripts · macos Library/Preferences/Ardour7/scripts
+           linux .config/ardour7/scripts (Ardour's own per-user script folder, scanned at start)
+
+The shipped files come from the wheel's package data (stereofoley/plugin/, built from the repository's plugin/ by
+setup.py), or from the repository's plugin/ in a checkout, or from $STEREOFOLEY_PLUGIN_DIR.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from . import __version__
 from .errors import InvalidParameter, MediaNotFound, StereoFoleyError
 from .files import atomic_output
 
-HOSTS = ("reaper", "resolve")
+HOSTS = ("reaper", "resolve", "ardour")
 OS_NAMES = ("windows", "macos", "linux")
 MANIFEST_NAME = "StereoFoley.install.json"
 BACKUP_TAG = ".stereofoley-backup-"
@@ -39,11 +44,13 @@ REAPER_FILES = (
     ("reaper/StereoFoley_Send_selected_items.lua", "Scripts/StereoFoley/StereoFoley_Send_selected_items.lua"),
     ("reaper/StereoFoley_Live_preview_toggle.lua", "Scripts/StereoFoley/StereoFoley_Live_preview_toggle.lua"),
     ("reaper/StereoFoley_Import_result.lua", "Scripts/StereoFoley/StereoFoley_Import_result.lua"),
-    ("reaper/StereoFoley_Spatial.jsfx", "Effects/StereoFoley/StereoFoley_Spatial.jsfx"),
     ("reaper/StereoFoley.ReaperOSC", "OSC/StereoFoley.ReaperOSC"),  # shipped by the OSC bridge; optional
 )
 OPTIONAL_FILES = {"reaper/StereoFoley.ReaperOSC"}
-RESOLVE_FILES = (("resolve/StereoFoley_Send_selected_clips.py", "Utility/StereoFoley_Send_selected_clips.py"),)
+RESOLVE_FILES = (
+    ("resolve/StereoFoley_Send_selected_clips.py", "Utility/StereoFoley_Send_selected_clips.py"),
+    ("resolve/StereoFoley_Send_selected_clips.lua", "Utility/StereoFoley_Send_selected_clips.lua"),  # free Resolve: Lua only
+)
 REAPER_CONFIG = "Scripts/StereoFoley/StereoFoley_config.lua"
 RESOLVE_CONFIG = "Utility/stereofoley_config.json"
 
@@ -80,23 +87,38 @@ def host_folder(host: str, os_name: str, *, prefix: str | os.PathLike | None = N
     home = Path(prefix) if prefix is not None else Path.home()
     if os_name == "windows":
         appdata = Path(env["APPDATA"]) if prefix is None and env.get("APPDATA") else home / "AppData" / "Roaming"
+        if host == "ardour":
+            local = Path(env["LOCALAPPDATA"]) if prefix is None and env.get("LOCALAPPDATA") else home / "AppData" / "Local"
+            return local / "Ardour7" / "scripts"
         return appdata / "REAPER" if host == "reaper" else appdata / "Blackmagic Design" / "DaVinci Resolve" / "Support" / "Fusion" / "Scripts"
     if os_name == "macos":
+        if host == "ardour":
+            return home / "Library" / "Preferences" / "Ardour7" / "scripts"
         support = home / "Library" / "Application Support"
         return support / "REAPER" if host == "reaper" else support / "Blackmagic Design" / "DaVinci Resolve" / "Fusion" / "Scripts"
-    if host == "reaper":
+    if host in ("reaper", "ardour"):
         config = Path(env["XDG_CONFIG_HOME"]) if prefix is None and env.get("XDG_CONFIG_HOME") else home / ".config"
-        return config / "REAPER"
+        return config / "REAPER" if host == "reaper" else config / "ardour7" / "scripts"
     return home / ".local" / "share" / "DaVinciResolve" / "Fusion" / "Scripts"
 
 
 def plugin_dir() -> Path:
-    """The shipped host files: $STEREOFOLEY_PLUGIN_DIR, else the repository's plugin/ beside engine/."""
+    """The shipped host files: $STEREOFOLEY_PLUGIN_DIR, else the wheel's package data (stereofoley/plugin/), else the
+    repository's plugin/ beside engine/ (a checkout or an editable install)."""
     custom = os.environ.get("STEREOFOLEY_PLUGIN_DIR")
-    path = Path(custom) if custom else Path(__file__).resolve().parents[2] / "plugin"
-    if not (path / "reaper").is_dir() or not (path / "resolve").is_dir():
-        raise MediaNotFound(f"host scripts not found in {path}; set STEREOFOLEY_PLUGIN_DIR to the plugin/ folder of a StereoFoley checkout")
-    return path
+    here = Path(__file__).resolve().parent
+    candidates = [Path(custom)] if custom else [here / "plugin", here.parents[1] / "plugin"]
+    for path in candidates:
+        if (path / "reaper").is_dir() and (path / "resolve").is_dir():
+            return path
+    raise MediaNotFound(f"host scripts not found in {' or '.join(map(str, candidates))}; "
+                        "set STEREOFOLEY_PLUGIN_DIR to the plugin/ folder of a StereoFoley checkout")
+
+
+def ardour_files(source_dir: Path) -> list[tuple[str, str]]:
+    """Every Lua script in plugin/ardour/, each copied by name into Ardour's scripts folder (Ardour scans that
+    folder itself; it has no subfolders for scripts)."""
+    return [(f"ardour/{p.name}", p.name) for p in sorted((source_dir / "ardour").glob("*.lua"))]
 
 
 def engine_command() -> list[str]:
@@ -111,7 +133,9 @@ def _lua_string(s: str) -> str:
 def files_for(host: str, engine: Sequence[str], source_dir: Path | None = None) -> list[tuple[str, bytes]]:
     """(destination relative to the host folder, content) of every file to install."""
     source_dir = source_dir or plugin_dir()
-    table = REAPER_FILES if host == "reaper" else RESOLVE_FILES
+    table = {"reaper": REAPER_FILES, "resolve": RESOLVE_FILES}.get(host) or ardour_files(source_dir)
+    if not table:
+        raise MediaNotFound(f"no Ardour scripts (*.lua) in {source_dir / 'ardour'}")
     out = []
     for src, dest in table:
         path = source_dir / src
@@ -124,7 +148,7 @@ def files_for(host: str, engine: Sequence[str], source_dir: Path | None = None) 
         config = "-- Written by `stereofoley install reaper`: the engine command as an argument list.\n"
         config += "return { engine = { " + ", ".join(_lua_string(a) for a in engine) + " } }\n"
         out.append((REAPER_CONFIG, config.encode()))
-    else:
+    elif host == "resolve":
         out.append((RESOLVE_CONFIG, (json.dumps({"engine": list(engine)}, indent=2) + "\n").encode()))
     return out
 

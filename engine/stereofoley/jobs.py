@@ -1,17 +1,9 @@
-"""Jobs (contract 4): job files written by host shims, run by the engine, with a status file kept up to date.
+"""Jobs: job files written by host shims, run by the engine, with a status file kept up to date.
 
-A job file is JSON: {"version": 1, "kind": "clips" | "timeline" | "spatialize", "out_dir": ABS, ...}.
-- "clips": "clips": [{"id", "media": ABS, "start_s", "end_s", "name"}], rendered with pipeline.render_clip.
-- "timeline": "timeline": ABS, "select": {...}, rendered with timeline.render_timeline.
-- "spatialize": "items": [{"id", "source": ABS, "trajectory": ABS | [points], "name"}], exactly what
-  `stereofoley spatialize` does for each item (needs neither vision nor a timeline).
-"options": {"sources", "detector", "preset", "stems": bool, "overwrite": bool, "max_objects", "settings": {...},
-"libraries": [ABS, ...]}.
-
-The status file is JSON, replaced atomically on every change: {"version": 1, "job_id", "kind", "state":
-queued|running|done|partial|failed|cancelled, "progress": 0..1, "message", "results": [{"id", "wav", "duration_s",
-"record_start_frame"?, "objects": [{"name", "class", "source_wav"?, "curves": {"pan": [[t, v]...], "gain_db": ...}}]}],
-"skipped": [{"id", "reason"}], "report"?: {...}, "error"?}. Curve times are seconds from the clip start.
+The job and status JSON are described, with their version, in docs/contracts.md. In short: a job is
+{"version": 1, "kind": "clips" | "timeline" | "spatialize", "out_dir": ABS, "options": {...}, ...}; its options
+are `stereofoley.options.RenderOptions` by name (plus "preset" and "settings"), exactly what the CLI takes.
+Every kind runs through a use case (`stereofoley.usecases`), the same code as the CLI.
 
 Every WAV is written by temp file + rename, so a reader never sees half a file; a cancelled job keeps the results it
 finished and writes nothing more.
@@ -24,7 +16,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import threading
 import time
 import uuid
@@ -32,10 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from . import SAMPLE_RATE_HZ
-from .config import SpatialSettings, preset
-from .errors import InvalidJob, JobCancelled, OutputExists, StereoFoleyError
-from .files import read_json, write_text_atomic
+from .errors import InvalidJob, JobCancelled, StereoFoleyError
+from .files import read_json, resolve_under_roots, safe_name, write_text_atomic
+from .options import RenderOptions
+from .spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
+from .spatial.trajectory import Trajectory, read_trajectory
+from .timeline.plan import Selection
+from .usecases import timeline as timeline_usecase
+from .usecases.clip import ClipMixer, render_clip_files, request_for_media
+from .usecases.spatialize import spatialize_file
 
 JOB_VERSION = 1
 KINDS = ("clips", "timeline", "spatialize")
@@ -44,25 +40,6 @@ Listener = Callable[[str, dict], None]
 
 
 # ------------------------------------------------------------------------------------------------ job files
-
-@dataclass(frozen=True)
-class JobOptions:
-    sources: str = "synth"
-    detector: str = "auto"
-    preset: str = "natural"
-    stems: bool = False
-    overwrite: bool = False
-    max_objects: int = 4
-    settings: Mapping[str, Any] = field(default_factory=dict)  # SpatialSettings fields on top of the preset
-    libraries: tuple[Path, ...] = ()  # sound library folders for sources "library" (absolute, under the roots)
-
-    def spatial_settings(self) -> SpatialSettings:
-        base = preset(self.preset)
-        try:
-            return dataclasses.replace(base, **dict(self.settings)) if self.settings else base
-        except TypeError as exc:
-            raise InvalidJob(f"options.settings has a field SpatialSettings does not know: {exc}") from None
-
 
 @dataclass(frozen=True)
 class ClipItem:
@@ -88,7 +65,7 @@ class Job:
     items: tuple = ()
     timeline: Path | None = None
     select: Mapping[str, Any] = field(default_factory=dict)
-    options: JobOptions = JobOptions()
+    options: RenderOptions = RenderOptions()
 
 
 def _abs_path(value: Any, what: str, roots: Iterable[Path] | None) -> Path:
@@ -96,11 +73,7 @@ def _abs_path(value: Any, what: str, roots: Iterable[Path] | None) -> Path:
         raise InvalidJob(f"{what} must be a non-empty string path, got {value!r}")
     if not os.path.isabs(value):
         raise InvalidJob(f"{what}={value!r} must be an absolute path")
-    if roots is None:
-        return Path(value)
-    from .transport.osc import resolve_under_roots
-
-    return resolve_under_roots(value, roots)
+    return Path(value) if roots is None else resolve_under_roots(value, roots)
 
 
 def _time(value: Any, what: str) -> float | None:
@@ -170,26 +143,27 @@ def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
     return Job(kind, out_dir, tuple(items), options=options)
 
 
-def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> JobOptions:
+# Options that name files or folders: absolute, and under the roots when a server runs the job.
+_PATH_OPTIONS = ("weights", "cache_dir", "class_map")
+_PATH_LIST_OPTIONS = ("libraries", "media_roots")
+
+
+def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> RenderOptions:
     if not isinstance(raw, Mapping):
         raise InvalidJob("'options' must be an object")
-    known = {f.name: f for f in dataclasses.fields(JobOptions)}
-    unknown = set(raw) - set(known)
-    if unknown:
-        raise InvalidJob(f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
-    types = {"sources": str, "detector": str, "preset": str, "stems": bool, "overwrite": bool, "max_objects": int,
-             "settings": Mapping, "libraries": list}
-    for key, value in raw.items():
-        if not isinstance(value, types[key]) or (types[key] is int and isinstance(value, bool)):
-            raise InvalidJob(f"option {key}={value!r} must be of type {types[key].__name__}")
-    values = {k: (dict(v) if k == "settings" else v) for k, v in raw.items()}
-    if "libraries" in values:
-        values["libraries"] = tuple(_abs_path(v, f"options.libraries[{i}]", roots) for i, v in enumerate(values["libraries"]))
-    options = JobOptions(**values)
-    options.spatial_settings()  # fail at submission, not mid-render
-    if not 1 <= options.max_objects <= 32:
-        raise InvalidJob(f"max_objects={options.max_objects} is outside 1..32")
-    return options
+    try:
+        options = RenderOptions.from_mapping(raw)
+    except InvalidJob:
+        raise
+    except StereoFoleyError as exc:
+        raise InvalidJob(f"options: {exc}") from None
+    changes = {}
+    for name in _PATH_OPTIONS:
+        if getattr(options, name) is not None:
+            changes[name] = str(_abs_path(getattr(options, name), f"options.{name}", roots))
+    for name in _PATH_LIST_OPTIONS:
+        changes[name] = tuple(str(_abs_path(v, f"options.{name}[{i}]", roots)) for i, v in enumerate(getattr(options, name)))
+    return dataclasses.replace(options, **changes)
 
 
 def read_job(path: str | os.PathLike, *, roots: Iterable[Path] | None = None) -> Job:
@@ -197,12 +171,6 @@ def read_job(path: str | os.PathLike, *, roots: Iterable[Path] | None = None) ->
     if path.is_file() and path.stat().st_size > 16 * 1024 * 1024:
         raise InvalidJob(f"job file {path} is larger than 16 MiB")
     return parse_job(read_json(path, what="job file", error=InvalidJob), roots=roots)
-
-
-def safe_name(item_id: str) -> str:
-    """A file name from an item id: no separators, no leading dot (ids come from other programs)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", item_id).lstrip(".")[:120]
-    return name or "clip"
 
 
 # ------------------------------------------------------------------------------------------------ status
@@ -247,8 +215,9 @@ class _Reporter:
 
 def run_job(job: Job, *, job_id: str | None = None, status_path: str | os.PathLike | None = None,
             listener: Listener | None = None, cancel: threading.Event | None = None,
-            _reporter: _Reporter | None = None) -> dict:
-    """Run a job to the end in this thread and return its final status (also written to `status_path`)."""
+            mixer: ClipMixer | None = None, _reporter: _Reporter | None = None) -> dict:
+    """Run a job to the end in this thread and return its final status (also written to `status_path`).
+    mixer: the clip mixer (default: the vision pipeline, `usecases.clip.mix_clip`); tests inject their own."""
     job_id = job_id or uuid.uuid4().hex[:12]
     reporter = _reporter or _Reporter(job, job_id, Path(status_path) if status_path else None, listener)
     cancel = cancel or threading.Event()
@@ -257,9 +226,9 @@ def run_job(job: Job, *, job_id: str | None = None, status_path: str | os.PathLi
             raise JobCancelled("cancelled before it started")
         reporter.update(state="running", message="running")
         if job.kind == "timeline":
-            _run_timeline(job, reporter, cancel)
+            _run_timeline(job, reporter, cancel, mixer)
         else:
-            _run_items(job, reporter, cancel)
+            _run_items(job, reporter, cancel, mixer)
     except JobCancelled:
         reporter.update(state="cancelled", message="cancelled")
     except StereoFoleyError as exc:
@@ -288,8 +257,7 @@ def _progress_callback(reporter: _Reporter, cancel: threading.Event, lo: float, 
     return progress
 
 
-def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
-    settings = job.options.spatial_settings()
+def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: ClipMixer | None) -> None:
     n = len(job.items)
     job.out_dir.mkdir(parents=True, exist_ok=True)
     ok = 0
@@ -301,9 +269,9 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
         callback = _progress_callback(reporter, cancel, i / n, (i + 1) / n, label)
         try:
             if job.kind == "spatialize":
-                result = _spatialize_item(item, job, settings)
+                result = _spatialize_item(item, job)
             else:
-                result = _render_clip_item(item, job, settings, callback)
+                result = _render_clip_item(item, job, callback, mixer)
         except JobCancelled:
             raise
         except StereoFoleyError as exc:
@@ -317,90 +285,35 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
     reporter.update(state=state, progress=1.0, message=message, **extra)
 
 
-def _objects_json(name: str, class_name: str, trajectory, settings: SpatialSettings, source_wav: str | None) -> dict:
-    from .automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
-
-    curves = curves_for(trajectory, settings)
-    obj = {
-        "name": name,
-        "class": class_name,
-        "curves": {
-            "pan": curves["pan"].simplified(PAN_MAX_ERROR).to_json(),
-            "gain_db": curves["gain_db"].simplified(GAIN_DB_MAX_ERROR).to_json(),
-        },
-    }
-    if source_wav:
-        obj["source_wav"] = source_wav
-    return obj
-
-
-def _item_wav(job: Job, item: ClipItem | SpatializeItem) -> Path:
-    """Where an item's WAV goes; refused at once if it exists without options.overwrite (fail before rendering)."""
-    out = job.out_dir / f"{safe_name(item.id)}.wav"
-    if out.exists() and not job.options.overwrite:
-        raise OutputExists(f"{out} already exists; set options.overwrite to replace it")
-    return out
-
-
-def _spatialize_item(item: SpatializeItem, job: Job, settings: SpatialSettings) -> dict:
-    """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (same reads, render, write)."""
-    from .audio import read_mono, write_wav
-    from .render import SoundObject, render_mix
-    from .trajectory import Trajectory, read_trajectory
-
-    out = _item_wav(job, item)
+def _spatialize_item(item: SpatializeItem, job: Job) -> dict:
+    """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (the same use case)."""
+    settings = job.options.settings
     if isinstance(item.trajectory, tuple):
         trajectory = Trajectory.from_points(list(item.trajectory), settings)
     else:
         trajectory = read_trajectory(item.trajectory, settings)
-    source = read_mono(item.source)
-    stereo = render_mix([SoundObject("source", source, trajectory)], settings, source.size)
-    write_wav(out, stereo, subtype=settings.output_subtype, overwrite=job.options.overwrite)
-    return {"id": item.id, "wav": str(out), "duration_s": stereo.shape[1] / SAMPLE_RATE_HZ,
-            "objects": [_objects_json(item.name, "source", trajectory, settings, None)]}
+    out = job.out_dir / f"{safe_name(item.id)}.wav"
+    summary = spatialize_file(item.source, trajectory, out, settings=settings, overwrite=job.options.overwrite,
+                              name=item.name)
+    curves = curves_for(trajectory, settings)
+    obj = {"name": item.name, "class": "source",
+           "curves": {"pan": curves["pan"].simplified(PAN_MAX_ERROR).to_json(),
+                      "gain_db": curves["gain_db"].simplified(GAIN_DB_MAX_ERROR).to_json()}}
+    return {"id": item.id, "wav": summary["output"], "duration_s": summary["duration_s"], "objects": [obj]}
 
 
-def _render_clip_item(item: ClipItem, job: Job, settings: SpatialSettings, progress) -> dict:
-    from .audio import write_wav
-    from .pipeline import render_clip  # the vision branch; imported only when a clips job runs
-
-    out = _item_wav(job, item)
-    if not item.media.is_file():
-        from .errors import MediaNotFound
-
-        raise MediaNotFound(f"media file not found: {item.media}")
-    clip = render_clip(item.media, start_s=item.start_s, end_s=item.end_s, detector=job.options.detector,
-                       settings=settings, max_objects=job.options.max_objects, progress=progress,
-                       source_for=_source_for(job.options, item))
-    write_wav(out, clip.stereo, subtype=settings.output_subtype, overwrite=job.options.overwrite)
-    objects = []
-    for k, obj in enumerate(clip.objects):
-        source_wav = None
-        if job.options.stems:
-            # The object's mono source, unplaced: a host puts it on its own track under the pan/gain curves.
-            stem_path = job.out_dir / f"{safe_name(item.id)}.{k + 1:02d}.{safe_name(obj.name)}.wav"
-            source_wav = str(write_wav(stem_path, obj.source[None, :], subtype=settings.output_subtype, overwrite=job.options.overwrite))
-        objects.append(_objects_json(obj.name, obj.class_name, obj.trajectory, settings, source_wav))
-    return {"id": item.id, "wav": str(out), "duration_s": clip.stereo.shape[1] / SAMPLE_RATE_HZ, "objects": objects}
+def _render_clip_item(item: ClipItem, job: Job, progress, mixer: ClipMixer | None) -> dict:
+    """Exactly `stereofoley clip MEDIA --start S --end E -o OUT_DIR/ID.wav` (the same use case)."""
+    request = request_for_media(item.media, start_s=item.start_s, end_s=item.end_s, clip_id=item.id, name=item.name)
+    result = render_clip_files(request, job.options, job.out_dir / f"{safe_name(item.id)}.wav", mixer=mixer,
+                               progress=progress)
+    return result.to_json()
 
 
-def _source_for(options: JobOptions, item: ClipItem):
-    """The provider for the job's "sources" spec (stereofoley.sources)."""
-    from .sources import make_source_for
-
-    return make_source_for(options.sources, libraries=options.libraries, media_path=str(item.media),
-                           media_start_s=item.start_s or 0.0)
-
-
-def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event) -> None:
-    from .timeline import RenderOptions, render_timeline  # imported only when a timeline job runs
-
-    options = RenderOptions(settings=job.options.spatial_settings(), detector=job.options.detector,
-                            max_objects=job.options.max_objects, sources=job.options.sources,
-                            libraries=tuple(str(p) for p in job.options.libraries),
-                            stems=job.options.stems, overwrite=job.options.overwrite)
-    report = render_timeline(job.timeline, job.out_dir, selection=_selection(job.select), options=options,
-                             progress=_progress_callback(reporter, cancel, 0.0, 1.0, "timeline"))
+def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: ClipMixer | None) -> None:
+    report = timeline_usecase.render_timeline(job.timeline, job.out_dir, selection=_selection(job.select),
+                                              options=job.options, mixer=mixer,
+                                              progress=_progress_callback(reporter, cancel, 0.0, 1.0, "timeline"))
     if cancel.is_set():
         raise JobCancelled("cancelled")
     results = []
@@ -417,10 +330,8 @@ def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event) -> Non
                     skipped=skipped, report=report, **extra)
 
 
-def _selection(select: Mapping[str, Any]):
+def _selection(select: Mapping[str, Any]) -> Selection:
     """A job's "select" object as the timeline's Selection (same field names; lists become tuples)."""
-    from .timeline import Selection
-
     fields = {f.name for f in dataclasses.fields(Selection)}
     unknown = sorted(set(select) - fields)
     if unknown:

@@ -1,6 +1,7 @@
+-- @noindex (a file of the package StereoFoley_Send_selected_items.lua; installed with it)
 -- @description StereoFoley: Import result
 -- @author StereoFoley
--- @version 0.1.0
+-- @version 0.2.0
 -- @about
 --   Imports a StereoFoley result into the current project at its timeline positions: an OTIO timeline
 --   (`*.stereofoley.otio`: the audio tracks named "StereoFoley...", or every audio track when none is) or a

@@ -1,6 +1,7 @@
+-- @noindex (a file of the package StereoFoley_Send_selected_items.lua; installed with it)
 -- @description StereoFoley: Live preview on/off
 -- @author StereoFoley
--- @version 0.1.0
+-- @version 0.2.0
 -- @about
 --   Toggles the engine's live OSC preview: while REAPER plays, the engine moves the pan and volume of the
 --   object tracks of the clip under the playhead along their automation curves (REAPER's OSC control surface

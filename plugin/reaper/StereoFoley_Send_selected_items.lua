@@ -1,6 +1,10 @@
 -- @description StereoFoley: Send selected items
 -- @author StereoFoley
--- @version 0.1.0
+-- @version 0.2.0
+-- @provides
+--   [main] StereoFoley_Live_preview_toggle.lua
+--   [main] StereoFoley_Import_result.lua
+--   [nomain] StereoFoley_lib.lua
 -- @about
 --   Sends the selected media items (video or audio) to the StereoFoley engine and places the spatialized
 --   48 kHz stereo Foley under them on a "StereoFoley" track. With the ExtState option

@@ -1,4 +1,5 @@
--- @noindex
+-- @noindex (a file of the package StereoFoley_Send_selected_items.lua; installed with it)
+-- @version 0.2.0
 -- StereoFoley shared library for the REAPER ReaScripts (loaded with dofile by each script).
 --
 -- The scripts talk to the engine through files (REAPER scripts have no sockets): they write a job file,
@@ -17,8 +18,7 @@ M.PAN_ENVELOPE_SIGN = -1
 M.MAX_VOLUME_ENVELOPE_GAIN = 2.0 -- +6 dB, the top of REAPER's volume envelope
 M.MAX_GAIN_STEP_DB = 1.0 -- largest dB change between two volume envelope points (see write_envelope)
 
-local ACTION_SHOW_VOLUME_ENVELOPE = 40406 -- Track: Toggle track volume envelope visible
-local ACTION_SHOW_PAN_ENVELOPE = 40407 -- Track: Toggle track pan envelope visible
+M.PEAK_BUILD_MAX_STEPS = 100000 -- PCM_Source_BuildPeaks(src, 1) calls before giving up on one file's peaks
 
 -- ------------------------------------------------------------------------------------------ JSON
 local function json_escape(s)
@@ -28,15 +28,23 @@ local function json_escape(s)
   end))
 end
 
+M.ARRAY = {} -- metatable marking a (possibly empty) table as a JSON array
+function M.array(t) return setmetatable(t or {}, M.ARRAY) end
+
+-- A decoded JSON array keeps its length here, so nulls (nil: holes in the table) inside it are not lost.
+local array_length = setmetatable({}, { __mode = "k" })
+
+-- Length of an array, holes included (`#` is undefined for tables with holes).
+function M.len(t)
+  return array_length[t] or #t
+end
+
 local function is_array(t)
-  if getmetatable(t) == M.ARRAY then return true end
+  if getmetatable(t) == M.ARRAY or array_length[t] then return true end
   local n = 0
   for _ in pairs(t) do n = n + 1 end
   return n > 0 and n == #t
 end
-
-M.ARRAY = {} -- metatable marking a (possibly empty) table as a JSON array
-function M.array(t) return setmetatable(t or {}, M.ARRAY) end
 
 function M.json_encode(v)
   local kind = type(v)
@@ -51,7 +59,7 @@ function M.json_encode(v)
   if kind ~= "table" then error("JSON cannot hold a " .. kind) end
   local parts = {}
   if is_array(v) then
-    for i = 1, #v do parts[i] = M.json_encode(v[i]) end
+    for i = 1, M.len(v) do parts[i] = M.json_encode(v[i]) end
     return "[" .. table.concat(parts, ",") .. "]"
   end
   local keys = {}
@@ -116,11 +124,13 @@ function M.json_decode(text)
         if d ~= "," then fail("expected ',' or '}'") end
       end
     elseif c == "[" then
-      local arr = M.array()
+      local arr, n = M.array(), 0
       pos = pos + 1; skip()
       if text:sub(pos, pos) == "]" then pos = pos + 1; return arr end
       while true do
-        arr[#arr + 1] = value(); skip()
+        n = n + 1
+        arr[n] = value(); skip() -- a null leaves a hole; its length is kept in array_length
+        array_length[arr] = n
         local d = text:sub(pos, pos); pos = pos + 1
         if d == "]" then return arr end
         if d ~= "," then fail("expected ',' or ']'") end
@@ -151,14 +161,20 @@ function M.read_file(path)
   return text
 end
 
--- Write beside the target, then rename: the engine never reads a half-written job.
+-- Write beside the target, then rename over it: a reader sees the old file or the new one, never half of one,
+-- and the target is never removed first. Where rename cannot replace an existing file (Windows' C library),
+-- this fails and leaves the target as it was: callers write to fresh names (stamped job, status and preview
+-- files), so that does not arise.
 function M.write_file_atomic(path, text)
   local tmp = path .. ".part"
   local f = assert(io.open(tmp, "wb"))
-  f:write(text)
+  local ok, err = f:write(text)
   f:close()
-  os.remove(path)
-  assert(os.rename(tmp, path))
+  if ok then ok, err = os.rename(tmp, path) end
+  if not ok then
+    os.remove(tmp) -- our own temporary file only
+    error("StereoFoley: cannot write " .. path .. ": " .. tostring(err), 0)
+  end
 end
 
 function M.script_dir()
@@ -213,18 +229,36 @@ end
 -- ------------------------------------------------------------------------------------------ jobs
 -- What the engine needs from one selected item: the media it plays and the media range it shows.
 -- Media time runs playrate times faster than project time, so the item shows length * playrate of media.
+--
+-- A take whose source is a section (Item properties > Section, or a glued/trimmed source) wraps its file: the
+-- take offset counts from the section start, so the file range is the section offset plus the take's range, and
+-- so on for each level (PCM_Source_GetSectionInfo). A reversed section plays its file backwards, which the
+-- engine cannot follow (it analyses and synthesises forwards): such items are skipped with that reason.
+function M.media_range(source, start_s, end_s)
+  local parent = reaper.GetMediaSourceParent(source)
+  while parent do
+    local ok, section_offset_s, _, reversed = reaper.PCM_Source_GetSectionInfo(source)
+    if ok then
+      if reversed then return nil, "its take is reversed (the engine renders forwards only)" end
+      start_s, end_s = start_s + section_offset_s, end_s + section_offset_s
+    end
+    source, parent = parent, reaper.GetMediaSourceParent(parent)
+  end
+  return source, start_s, end_s
+end
+
 function M.describe_item(item, index)
   local take = reaper.GetActiveTake(item)
   if not take or reaper.TakeIsMIDI(take) then return nil, "no audio/video take" end
-  local source = reaper.GetMediaItemTake_Source(take)
-  local parent = reaper.GetMediaSourceParent(source) -- sections and reversed sources wrap the file
-  local media = reaper.GetMediaSourceFileName(parent or source)
+  local offset_s = reaper.GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+  local playrate = reaper.GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")
+  local length_s = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
+  local file_source, start_s, end_s = M.media_range(reaper.GetMediaItemTake_Source(take), offset_s, offset_s + length_s * playrate)
+  if not file_source then return nil, start_s end
+  local media = reaper.GetMediaSourceFileName(file_source)
   if media == nil or media == "" then return nil, "take has no media file" end
   local _, guid = reaper.GetSetMediaItemInfo_String(item, "GUID", "", false)
   local position_s = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
-  local length_s = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
-  local offset_s = reaper.GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
-  local playrate = reaper.GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")
   local _, take_name = reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", "", false)
   local track = reaper.GetMediaItem_Track(item)
   local _, track_name = reaper.GetTrackName(track)
@@ -232,8 +266,8 @@ function M.describe_item(item, index)
     id = (guid ~= nil and guid ~= "") and guid or ("item-" .. index),
     name = (take_name ~= nil and take_name ~= "") and take_name or ("item " .. index),
     media = media,
-    start_s = offset_s,
-    end_s = offset_s + length_s * playrate,
+    start_s = start_s,
+    end_s = end_s,
     position_s = position_s,
     length_s = length_s,
     playrate = playrate,
@@ -270,8 +304,12 @@ function M.build_job(items, out_dir, placement)
 end
 
 -- Write the job, start the engine without blocking REAPER, return the paths to poll.
+function M.stamp()
+  return string.format("%d-%04d", os.time(), math.floor((reaper.time_precise() % 1) * 10000))
+end
+
 function M.submit(job, work_dir, sep)
-  local stamp = string.format("%d-%04d", os.time(), math.floor((reaper.time_precise() % 1) * 10000))
+  local stamp = M.stamp()
   local job_path = work_dir .. sep .. "job-" .. stamp .. ".json"
   local status_path = work_dir .. sep .. "status-" .. stamp .. ".json"
   M.write_file_atomic(job_path, M.json_encode(job))
@@ -343,15 +381,43 @@ function M.add_item(track, wav, position_s, length_s, playrate, name)
   reaper.SetMediaItemTakeInfo_Value(take, "D_PLAYRATE", playrate)
   if playrate ~= 1 then reaper.SetMediaItemTakeInfo_Value(take, "B_PPITCH", 1) end
   reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", name, true)
+  M.build_peaks(source)
   return item, source
 end
 
-function M.track_envelope(track, name, action)
-  local env = reaper.GetTrackEnvelopeByName(track, name)
+-- Build the new source's peaks now (REAPER otherwise draws the item empty until it builds them itself):
+-- PCM_Source_BuildPeaks(src, 0) begins and says whether anything is to do, (src, 1) runs until 0 remains,
+-- (src, 2) finishes. The results are short files, so this takes a moment.
+function M.build_peaks(source)
+  if reaper.PCM_Source_BuildPeaks(source, 0) ~= 0 then
+    local steps = 0
+    while reaper.PCM_Source_BuildPeaks(source, 1) ~= 0 and steps < M.PEAK_BUILD_MAX_STEPS do steps = steps + 1 end
+    reaper.PCM_Source_BuildPeaks(source, 2)
+  end
+end
+
+-- Track envelopes by their chunk names, which do not depend on REAPER's language ("Volume"/"Pan" are the
+-- English display names). A missing one is added to the track's state chunk: no action is run and the user's
+-- track selection is left alone (the "show envelope" actions work on the selected tracks and toggle).
+M.ENVELOPE_CHUNKS = {
+  volume = { name = "<VOLENV2", block = "<VOLENV2\nACT 1 -1\nVIS 1 1 1\nLANEHEIGHT 0 0\nARM 0\nDEFSHAPE 0 -1 -1\n>" },
+  pan = { name = "<PANENV2", block = "<PANENV2\nACT 1 -1\nVIS 1 1 1\nLANEHEIGHT 0 0\nARM 0\nDEFSHAPE 0 -1 -1\n>" },
+}
+
+function M.track_envelope(track, kind)
+  local spec = M.ENVELOPE_CHUNKS[kind]
+  local env = reaper.GetTrackEnvelopeByChunkName(track, spec.name)
   if env then return env end
-  reaper.SetOnlyTrackSelected(track)
-  reaper.Main_OnCommand(action, 0)
-  return reaper.GetTrackEnvelopeByName(track, name)
+  local ok, chunk = reaper.GetTrackStateChunk(track, "", false)
+  if not ok then error("StereoFoley: cannot read the state of a track to add its " .. kind .. " envelope", 0) end
+  -- Envelopes go before the track's items (or its closing ">"), where REAPER writes them itself.
+  local at = chunk:find("\n<ITEM", 1, true) or chunk:match("^.*()\n>%s*$")
+  if not at then error("StereoFoley: unexpected track state chunk", 0) end
+  chunk = chunk:sub(1, at) .. spec.block .. chunk:sub(at)
+  reaper.SetTrackStateChunk(track, chunk, false)
+  env = reaper.GetTrackEnvelopeByChunkName(track, spec.name)
+  if not env then error("StereoFoley: REAPER did not add the " .. kind .. " envelope", 0) end
+  return env
 end
 
 -- Curve points [[t, v], ...] (seconds from the clip start) to envelope points in project time.
@@ -398,14 +464,14 @@ function M.place_objects(result, item, placement, log)
         log("StereoFoley: " .. item.name .. ": stem of " .. tostring(obj.name) .. " is not mono; no envelopes written\n")
       elseif placement == "objects" then
         if curves.gain_db then
-          local env = M.track_envelope(track, "Volume", ACTION_SHOW_VOLUME_ENVELOPE)
+          local env = M.track_envelope(track, "volume")
           local mode = reaper.GetEnvelopeScalingMode(env)
           M.write_envelope(env, curves.gain_db, item, function(db)
             return reaper.ScaleToEnvelopeMode(mode, math.min(10 ^ (db / 20), M.MAX_VOLUME_ENVELOPE_GAIN))
           end, M.MAX_GAIN_STEP_DB)
         end
         if curves.pan then
-          local env = M.track_envelope(track, "Pan", ACTION_SHOW_PAN_ENVELOPE)
+          local env = M.track_envelope(track, "pan")
           M.write_envelope(env, curves.pan, item, function(pan) return M.PAN_ENVELOPE_SIGN * pan end)
         end
       end
@@ -480,7 +546,7 @@ function M.send_job(job, items, placement, work_dir, sep, log)
     end
     local placed, problems, preview = M.place_results(status, items, placement, log)
     if #preview.clips > 0 then -- for "StereoFoley: Live preview on/off"
-      local preview_path = work_dir .. sep .. "preview.json"
+      local preview_path = work_dir .. sep .. "preview-" .. M.stamp() .. ".json" -- a fresh name: never replaced
       M.write_file_atomic(preview_path, M.json_encode(preview))
       reaper.SetExtState(M.SECTION, "preview_file", preview_path, false)
     end

@@ -1,15 +1,22 @@
 """StereoFoley – Send selected clips (DaVinci Resolve: Workspace ▸ Scripts ▸ Utility).
 
 Exports the current timeline as OTIO, finds the clips to sonify, runs the StereoFoley engine on them
-(`stereofoley send JOB --status-file STATUS`), waits with progress in the Console, then places the baked
-stereo WAVs on a new stereo audio track at the clips' record frames (Resolve has no automation API, so the
-placement is baked into the audio). Set "mode": "timeline" in stereofoley_config.json to import the engine's
-result timeline instead.
+(`stereofoley send JOB --status-file STATUS --cancel-file CANCEL`), waits with progress in the Console, then
+places the baked stereo WAVs on a new stereo audio track at the clips' record frames (Resolve has no automation
+API, so the placement is baked into the audio). Set "mode": "timeline" in stereofoley_config.json to import the
+engine's result timeline instead.
 
 Selection, first that finds something: Timeline.GetSelectedClips() (Resolve 21.0.4+); video clips of the
-configured colour (default Orange); video clips under a timeline marker named "foley"; the clip at the playhead.
+configured colour (default Orange); video clips with a flag of the configured colour (default Orange); video clips
+under a timeline marker named "foley"; the clip at the playhead.
+Clips are told apart by GetUniqueId().
 
-Runs with Resolve's own Python; needs only the standard library. Job and status formats: docs/hosts.md.
+Cancel: run the script again while it waits (or create the file CANCEL it names in the Console). The engine
+stops, nothing is placed.
+
+StereoFoley_Send_selected_clips.lua does the same for the free Resolve (no Python scripting there from 21.1);
+both read the one stereofoley_config.json. Runs with Resolve's own Python; needs only the standard library.
+Job and status formats: docs/hosts.md.
 """
 
 from __future__ import annotations
@@ -23,9 +30,14 @@ import time
 from pathlib import Path
 
 CONFIG_NAME = "stereofoley_config.json"  # written by `stereofoley install resolve` next to this script
+LOCK_NAME = "send.lock"  # in the work folder's root while a send waits: a second run cancels that send
+LOCK_STALE_S = 30  # a lock whose heartbeat is older than this is left over from a send that died
+CANCEL_GRACE_S = 20  # after a cancel, how long to wait for the engine to say "cancelled"
+# The defaults, the same as the Lua script's M.DEFAULTS (the test suite compares them).
 DEFAULTS = {
     "engine": ["stereofoley"],
     "clip_color": "Orange",
+    "flag_color": "Orange",
     "marker_name": "foley",
     "mode": "tracks",  # "tracks": WAVs on a new stereo track; "timeline": import the result timeline
     "sources": "synth",
@@ -68,24 +80,27 @@ def video_items_with_tracks(timeline) -> list[tuple[int, object]]:
     return out
 
 
-def _key(item) -> tuple:
-    return (item.GetStart(), item.GetDuration(), item.GetName())
+def _uid(item) -> str:
+    return item.GetUniqueId()
 
 
-def find_selection(timeline, *, clip_color: str, marker_name: str) -> tuple[str, list]:
+def find_selection(timeline, *, clip_color: str, marker_name: str, flag_color: str = DEFAULTS["flag_color"]) -> tuple[str, list]:
     """(how, timeline items): the first rule of the documented order that finds any video clip."""
     all_video = video_items(timeline)
     getter = getattr(timeline, "GetSelectedClips", None)
     if callable(getter):
         selected = getter() or []
         selected = list(selected.values()) if isinstance(selected, dict) else list(selected)
-        video_keys = {_key(i) for i in all_video}
-        selected = [i for i in selected if _key(i) in video_keys]  # audio clips have no picture to analyse
+        video_ids = {_uid(i) for i in all_video}
+        selected = [i for i in selected if _uid(i) in video_ids]  # audio clips have no picture to analyse
         if selected:
             return "selected", selected
     coloured = [i for i in all_video if i.GetClipColor() == clip_color]
     if coloured:
         return "colour", coloured
+    flagged = [i for i in all_video if flag_color in (i.GetFlagList() or [])]
+    if flagged:
+        return "flag", flagged
     start = int(timeline.GetStartFrame())
     spans = [
         (start + int(frame), start + int(frame) + max(1, int(info.get("duration", 1))))
@@ -104,12 +119,15 @@ def find_selection(timeline, *, clip_color: str, marker_name: str) -> tuple[str,
 # ----------------------------------------------------------------------------------------------- job
 def timeline_rate(timeline) -> float:
     """Frames per second. Resolve states NTSC rates rounded ("29.97", "23.976"); they are n·1000/1001 exactly, as
-    the engine reads them from the exported OTIO (stereofoley.timeline.timemap.rate_fraction: the same rule)."""
+    the engine reads them from the exported OTIO (stereofoley.timeline.timemap.rate_fraction: the same rule, and
+    the test suite checks both scripts against it)."""
     text = str(timeline.GetSetting("timelineFrameRate")).strip()
     try:
         rate = float(text.split()[0])  # the number, should a suffix such as " DF" follow it
     except (IndexError, ValueError):
-        raise SendError(f"cannot read the timeline frame rate {text!r}") from None
+        rate = 0.0
+    if not rate > 0 or rate == float("inf"):
+        raise SendError(f"cannot read the timeline frame rate '{text}'")
     ntsc = round(rate * 1.001) * 1000 / 1001
     if rate != int(rate) and ntsc > 0 and abs(rate - ntsc) <= 0.005:
         return ntsc
@@ -121,7 +139,7 @@ def build_job(timeline, items, *, otio_path: Path, out_dir: Path, config: dict) 
     the chosen clips' names, their video tracks, and the record range they span (seconds from the timeline
     start, [start, end)). Placement later keeps only results that start where a chosen clip starts."""
     start, rate = int(timeline.GetStartFrame()), timeline_rate(timeline)
-    track_of = {_key(item): number for number, item in video_items_with_tracks(timeline)}
+    track_of = {_uid(item): number for number, item in video_items_with_tracks(timeline)}
     first = min(int(i.GetStart()) for i in items) - start
     last = max(int(i.GetStart()) + int(i.GetDuration()) for i in items) - start
     return {
@@ -131,7 +149,7 @@ def build_job(timeline, items, *, otio_path: Path, out_dir: Path, config: dict) 
         "out_dir": str(out_dir),
         "select": {
             "clips": sorted({i.GetName() for i in items}),
-            "tracks": sorted({f"V{track_of[_key(i)]}" for i in items if _key(i) in track_of}),
+            "tracks": sorted({f"V{track_of[_uid(i)]}" for i in items if _uid(i) in track_of}),
             "range_s": [first / rate, last / rate],
         },
         "options": {"sources": config["sources"], "detector": config["detector"], "preset": config["preset"], "stems": False},
@@ -156,10 +174,14 @@ def read_status(status_path: Path) -> dict | None:
         return None
 
 
-def wait_for_status(status_path: Path, process, *, poll_interval_s: float, timeout_s: float, log, sleep=time.sleep) -> dict:
-    """Poll the status file until a terminal state; fail clearly if the engine exits without one."""
-    deadline = time.monotonic() + timeout_s
+def wait_for_status(status_path: Path, process, *, poll_interval_s: float, timeout_s: float, log, sleep=time.sleep,
+                    clock=time.monotonic, beat=None, cancel_requested=None, on_timeout=None) -> dict:
+    """Poll the status file until a terminal state; fail clearly if the engine exits without one. While waiting,
+    `beat()` runs once a poll (the lock's heartbeat) and `cancel_requested()` is checked: on a cancel the engine
+    is told through the cancel file and the wait goes on (for at most CANCEL_GRACE_S) until it stops."""
+    deadline = clock() + timeout_s
     last = None
+    cancelled_at = None
     while True:
         status = read_status(status_path)
         if status:
@@ -177,7 +199,16 @@ def wait_for_status(status_path: Path, process, *, poll_interval_s: float, timeo
                 return status
             err = process.stderr.read().decode(errors="replace").strip() if getattr(process, "stderr", None) else ""
             raise SendError(f"the engine exited with code {code} before finishing: {err or 'no message'}")
-        if time.monotonic() > deadline:
+        if beat:
+            beat()
+        if cancelled_at is None and cancel_requested and cancel_requested():
+            cancelled_at = clock()
+            log("StereoFoley: cancelling...")
+        if cancelled_at is not None and clock() - cancelled_at > CANCEL_GRACE_S:
+            raise SendError(f"cancelled; the engine did not confirm within {CANCEL_GRACE_S} s (nothing placed)")
+        if clock() > deadline:
+            if on_timeout:
+                on_timeout()
             raise SendError(f"no result after {timeout_s:.0f} s; status file {status_path}")
         sleep(poll_interval_s)
 
@@ -237,15 +268,17 @@ def place_on_new_track(project, timeline, places: list[dict], log) -> list:
 
 
 # ------------------------------------------------------------------------------------------------ main
-def send_selected(resolve, *, config: dict, work_dir: Path, log=print, start=start_engine, sleep=time.sleep) -> dict:
+def send_selected(resolve, *, config: dict, work_dir: Path, log=print, start=start_engine, sleep=time.sleep,
+                  clock=time.monotonic, beat=None, cancel_requested=None) -> dict:
     project = resolve.GetProjectManager().GetCurrentProject()
     timeline = project.GetCurrentTimeline() if project else None
     if not timeline:
         raise SendError("open a timeline first")
-    how, items = find_selection(timeline, clip_color=config["clip_color"], marker_name=config["marker_name"])
+    how, items = find_selection(timeline, clip_color=config["clip_color"], marker_name=config["marker_name"], flag_color=config["flag_color"])
     if not items:
         raise SendError(
             f"no clips to send: select clips (Resolve 21.0.4+), colour them {config['clip_color']}, "
+            f"flag them {config['flag_color']}, "
             f"put a marker named {config['marker_name']!r} over them, or park the playhead on one"
         )
     log(f"StereoFoley: {len(items)} clip(s) ({how})")
@@ -254,13 +287,21 @@ def send_selected(resolve, *, config: dict, work_dir: Path, log=print, start=sta
     if not timeline.Export(str(otio_path), resolve.EXPORT_OTIO, resolve.EXPORT_NONE):
         raise SendError(f"Resolve could not export the timeline to {otio_path} (OTIO export needs Resolve 18.5+)")
     job = build_job(timeline, items, otio_path=otio_path, out_dir=work_dir / "render", config=config)
-    job_path, status_path = work_dir / "job.json", work_dir / "status.json"
+    job_path, status_path, cancel_path = work_dir / "job.json", work_dir / "status.json", work_dir / "cancel"
     write_json_atomic(job_path, job)
     status_path.unlink(missing_ok=True)  # a stale status from an earlier run must not be mistaken for this one
-    process = start(list(config["engine"]) + ["send", str(job_path), "--status-file", str(status_path)])
-    status = wait_for_status(status_path, process, poll_interval_s=float(config["poll_interval_s"]), timeout_s=float(config["timeout_s"]), log=log, sleep=sleep)
-    if status["state"] in ("failed", "cancelled"):
-        raise SendError(f"the engine stopped ({status['state']}): {status.get('error') or status.get('message', '')}")
+    process = start(list(config["engine"]) + ["send", str(job_path), "--status-file", str(status_path), "--cancel-file", str(cancel_path)])
+    log(f"StereoFoley: rendering; to cancel, run this script again (or create {cancel_path})")
+    status = wait_for_status(
+        status_path, process, poll_interval_s=float(config["poll_interval_s"]), timeout_s=float(config["timeout_s"]), log=log,
+        sleep=sleep, clock=clock, beat=beat,
+        cancel_requested=lambda: cancel_path.exists() or bool(cancel_requested and cancel_requested()),
+        on_timeout=lambda: cancel_path.write_text("timeout\n"),  # do not leave the engine running
+    )
+    if status["state"] == "cancelled":
+        raise SendError("cancelled; nothing placed")
+    if status["state"] == "failed":
+        raise SendError(f"the engine stopped (failed): {status.get('error') or status.get('message', '')}")
     if config["mode"] == "timeline":
         out = (status.get("report") or {}).get("timeline_out")
         if not out:
@@ -279,6 +320,24 @@ def send_selected(resolve, *, config: dict, work_dir: Path, log=print, start=sta
     return status
 
 
+# ----------------------------------------------------------------------------------------- lock and cancel
+def read_lock(lock_path: Path, now: float) -> dict | None:
+    """The running send's lock ({work_dir, beat}), or None when there is none or it is stale."""
+    try:
+        lock = json.loads(lock_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(lock, dict) or not isinstance(lock.get("work_dir"), str):
+        return None
+    if now - float(lock.get("beat") or 0) > LOCK_STALE_S:
+        return None  # left over from a send that died
+    return lock
+
+
+def write_lock(lock_path: Path, work_dir: Path, now: float) -> None:
+    write_json_atomic(lock_path, {"work_dir": str(work_dir), "beat": now})
+
+
 def get_resolve():
     resolve = globals().get("resolve")  # predefined when run from the Workspace ▸ Scripts menu
     if resolve:
@@ -288,14 +347,32 @@ def get_resolve():
     return dvr_script.scriptapp("Resolve")
 
 
-def main() -> int:
-    script_dir = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+def main(*, script_dir: Path | None = None, log=print, start=start_engine, sleep=time.sleep, clock=time.time) -> int:
+    """0: done, or a cancel request delivered to the running send; 1: a problem, shown as one line."""
+    if script_dir is None:
+        script_dir = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
     try:
         config = load_config(script_dir)
-        work_dir = Path(config.get("work_dir") or Path.home() / "StereoFoley") / time.strftime("send-%Y%m%d-%H%M%S")
-        send_selected(get_resolve(), config=config, work_dir=work_dir)
+        root = Path(config.get("work_dir") or Path.home() / "StereoFoley")
+        root.mkdir(parents=True, exist_ok=True)
+        lock_path = root / LOCK_NAME
+        running = read_lock(lock_path, clock())
+        if running:
+            Path(running["work_dir"]).mkdir(parents=True, exist_ok=True)  # (it may not have got that far yet)
+            write_json_atomic(Path(running["work_dir"]) / "cancel", {"cancelled": "from a second run"})
+            log(f"StereoFoley: asked the send in {running['work_dir']} to cancel")
+            return 0
+        work_dir = root / time.strftime("send-%Y%m%d-%H%M%S")
+        write_lock(lock_path, work_dir, clock())
+        try:
+            send_selected(get_resolve(), config=config, work_dir=work_dir, log=log, start=start, sleep=sleep, clock=clock,
+                          beat=lambda: write_lock(lock_path, work_dir, clock()))
+        finally:
+            lock = read_lock(lock_path, clock())
+            if lock and lock["work_dir"] == str(work_dir):
+                lock_path.unlink()  # ours: this send is over
     except SendError as exc:
-        print(f"StereoFoley: {exc}")
+        log(f"StereoFoley: {exc}")
         return 1
     return 0
 

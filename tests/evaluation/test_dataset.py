@@ -9,9 +9,9 @@ import pytest
 
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.audio import read_audio, write_wav
-from stereofoley.dataset import ItemConfig, build_dataset, build_from_videos, item_score, occluded_fraction
+from stereofoley.evaluation.dataset import ItemConfig, build_dataset, build_from_videos, item_score, occluded_fraction
 from stereofoley.errors import InvalidParameter, OutputExists
-from stereofoley.trajectory import pan_from_x
+from stereofoley.spatial.trajectory import pan_from_x
 
 CONFIG = ItemConfig(duration_s=2.0, width=160, height=96)
 N = 3
@@ -103,7 +103,7 @@ def test_occluded_fraction_by_hand():
 
 
 def test_from_videos_spatializes_the_tracked_object(tmp_path):
-    from stereofoley.synthetic import passing_vehicle, write_video
+    from stereofoley.evaluation.synthetic import passing_vehicle, write_video
 
     video = tmp_path / "car.mp4"
     write_video(passing_vehicle(duration_s=2.0, width=192, height=108), video)

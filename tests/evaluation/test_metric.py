@@ -7,7 +7,7 @@ import pytest
 
 from stereofoley.config import preset
 from stereofoley.errors import InvalidAudio, InvalidParameter
-from stereofoley.metric import (
+from stereofoley.evaluation.metric import (
     AudioAnalysis,
     ExpectedObject,
     ExpectedPosition,
@@ -24,8 +24,8 @@ from stereofoley.metric import (
     score_audio,
     window_panning_index,
 )
-from stereofoley.render import SoundObject, render_mix
-from stereofoley.trajectory import Trajectory
+from stereofoley.spatial.mix import SoundObject, render_mix
+from stereofoley.spatial.trajectory import Trajectory
 
 ATAN2_PAN = 4.0 / math.pi * math.atan(2.0) - 1.0  # 0.40966552...: constant-power pan with R/L = 2
 

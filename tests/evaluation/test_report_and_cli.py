@@ -10,13 +10,13 @@ import pytest
 
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.audio import write_wav
-from stereofoley.automation import curves_for
+from stereofoley.spatial.automation import curves_for
 from stereofoley.cli import main
 from stereofoley.config import preset
-from stereofoley.dataset import ItemConfig, build_dataset
-from stereofoley.render import SoundObject, render_mix
-from stereofoley.report import write_report
-from stereofoley.trajectory import Trajectory, pan_from_x
+from stereofoley.evaluation.dataset import ItemConfig, build_dataset
+from stereofoley.spatial.mix import SoundObject, render_mix
+from stereofoley.evaluation.report import write_report
+from stereofoley.spatial.trajectory import Trajectory, pan_from_x
 
 DURATION_S = 1.6
 
@@ -84,7 +84,7 @@ def test_report_of_a_timeline_style_result_without_picture(tmp_path):
 
 
 def test_score_command_from_tracking_and_from_tracks_json(tmp_path, capsys):
-    from stereofoley.synthetic import passing_vehicle, write_video
+    from stereofoley.evaluation.synthetic import passing_vehicle, write_video
     from stereofoley.vision import analyze_video, write_tracks
 
     video = tmp_path / "car.mp4"

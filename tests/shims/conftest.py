@@ -12,9 +12,9 @@ import soundfile
 
 from stereofoley import SAMPLE_RATE_HZ, cli
 from stereofoley.audio import write_wav
-from stereofoley.automation import Curve, curves_for
+from stereofoley.spatial.automation import Curve, curves_for
 from stereofoley.config import preset
-from stereofoley.trajectory import read_trajectory
+from stereofoley.spatial.trajectory import read_trajectory
 
 TRAJECTORY_POINTS = [
     {"t": 0.0, "pan": -0.8, "distance_m": 2.0},
@@ -57,7 +57,7 @@ def engine_render(tmp_path_factory) -> EngineRender:
 
 
 def write_status(path: Path, state: str, *, progress: float = 0.0, results=(), message: str = "", **extra) -> None:
-    """A status file as the engine writes it (contract 4), atomically."""
+    """A status file as the engine writes it (docs/contracts.md §4), atomically."""
     data = {"version": 1, "job_id": "test", "state": state, "progress": progress, "message": message, "results": list(results), **extra}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data))

@@ -24,18 +24,27 @@ class ApiMisuse(TypeError):
     """A script called the fake API with arguments REAPER would not accept."""
 
 
+# Chunk names of the track envelopes, and their display names in a non-English REAPER (the names the
+# scripts must not rely on: GetTrackEnvelopeByName takes the display name, which is localised).
+ENVELOPE_DISPLAY_NAMES = {"VOLENV2": "Lautstärke", "PANENV2": "Panorama"}
+
+
 @dataclass(eq=False)
 class Envelope:
-    name: str
+    chunk_name: str  # VOLENV2, PANENV2
     scaling_mode: int = 0
     points: list[tuple[float, float, int]] = field(default_factory=list)  # (time, value, shape)
+
+    @property
+    def name(self) -> str:
+        return ENVELOPE_DISPLAY_NAMES[self.chunk_name]
 
 
 @dataclass(eq=False)
 class Track:
     name: str = ""
     selected: bool = False
-    envelopes: dict[str, Envelope] = field(default_factory=dict)
+    envelopes: dict[str, Envelope] = field(default_factory=dict)  # by chunk name: VOLENV2, PANENV2
     items: list["Item"] = field(default_factory=list)
     muted: bool = False
     chunk: str | None = None
@@ -45,6 +54,12 @@ class Track:
 class Source:
     filename: str
     kind: str = "WAVE"
+    # A section source (kind "SECTION") wraps `parent`: it plays parent time offset_s .. offset_s + length_s,
+    # backwards when reversed. Its own filename is "" (REAPER gives a section's file name through the parent).
+    parent: "Source | None" = None
+    section: tuple[float, float, bool] | None = None  # (offset_s, length_s, reversed)
+    peaks: str = "missing"  # missing -> building -> built, by PCM_Source_BuildPeaks modes 0, 1..., 2
+    peak_work_left: int = 0
 
     @property
     def channels(self) -> int:
@@ -99,10 +114,9 @@ KINDS: dict[str, Callable[[Any], bool]] = {
 class FakeReaper:
     """The fake host. `lua` is the interpreter with `reaper` installed as a global."""
 
-    def __init__(self, project_path: Path, *, os_name: str = "Other", volume_scaling_mode: int = 0, run_processes: bool = False):
+    def __init__(self, project_path: Path, *, os_name: str = "Other", run_processes: bool = False):
         self.project_path = Path(project_path)
         self.os_name = os_name
-        self.volume_scaling_mode = volume_scaling_mode
         self.run_processes = run_processes
         self.tracks: list[Track] = []
         self.extstate: dict[tuple[str, str], str] = {}
@@ -126,10 +140,15 @@ class FakeReaper:
         return track
 
     def add_media_item(self, track: Track, media: str, *, position_s: float, length_s: float, offset_s: float = 0.0,
-                       playrate: float = 1.0, name: str = "", selected: bool = True) -> Item:
+                       playrate: float = 1.0, name: str = "", selected: bool = True,
+                       sections: tuple[tuple[float, float, bool], ...] = ()) -> Item:
+        """An item playing `media`; `sections` wraps its source in section sources, innermost first."""
         item = Item(track=track, guid=next(self._guids), selected=selected)
         item.info.update(D_POSITION=position_s, D_LENGTH=length_s)
-        take = Take(item=item, name=name, source=Source(media, "VIDEO"))
+        source = Source(media, "VIDEO")
+        for section in sections:
+            source = Source("", "SECTION", parent=source, section=section)
+        take = Take(item=item, name=name, source=source)
         take.info.update(D_STARTOFFS=offset_s, D_PLAYRATE=playrate)
         item.takes.append(take)
         track.items.append(item)
@@ -270,12 +289,38 @@ class FakeReaper:
             return take.source
 
         @fn("GetMediaSourceParent", "PCM_source")
-        def get_media_source_parent(_source):
-            return None
+        def get_media_source_parent(source):
+            return source.parent
 
         @fn("GetMediaSourceFileName", "PCM_source")
         def get_media_source_file_name(source):
             return source.filename
+
+        @fn("PCM_Source_GetSectionInfo", "PCM_source")
+        def pcm_source_get_section_info(source):
+            if source.section is None:
+                return (False, 0.0, 0.0, False)
+            return (True, *source.section)
+
+        @fn("PCM_Source_BuildPeaks", "PCM_source", "integer")
+        def pcm_source_build_peaks(source, mode):
+            # REAPER: mode 0 begins (0 = nothing to do), 1 runs (returns the percentage left), 2 finishes.
+            if mode == 0:
+                if source.peaks == "built":
+                    return 0
+                source.peaks, source.peak_work_left = "building", 100
+                return 100
+            if source.peaks != "building":
+                raise ApiMisuse(f"PCM_Source_BuildPeaks mode {mode} without mode 0 first")
+            if mode == 1:
+                source.peak_work_left = max(0, source.peak_work_left - 30)
+                return source.peak_work_left
+            if mode == 2:
+                if source.peak_work_left:
+                    raise ApiMisuse("PCM_Source_BuildPeaks(src, 2) before mode 1 returned 0")
+                source.peaks = "built"
+                return 0
+            raise ApiMisuse(f"PCM_Source_BuildPeaks mode {mode}")
 
         @fn("GetSetMediaItemInfo_String", "MediaItem", "string", "string", "boolean")
         def get_set_media_item_info_string(item, key, _value, set_new):
@@ -380,9 +425,13 @@ class FakeReaper:
                 track.name = value
             return (True, track.name)
 
+        @fn("GetTrackStateChunk", "MediaTrack", "string", "boolean")
+        def get_track_state_chunk(track, _buf, _undo):
+            return (True, track_chunk(track))
+
         @fn("SetTrackStateChunk", "MediaTrack", "string", "boolean")
         def set_track_state_chunk(track, chunk, _undo):
-            track.chunk = chunk
+            set_chunk(track, chunk)
             return True
 
         @fn("SetOnlyTrackSelected", "MediaTrack")
@@ -392,18 +441,19 @@ class FakeReaper:
 
         @fn("Main_OnCommand", "integer", "integer")
         def main_on_command(command, _flag):
-            names = {40406: "Volume", 40407: "Pan"}
-            if command not in names:
-                raise ApiMisuse(f"unexpected action {command}")
-            for t in self.tracks:
-                if t.selected and names[command] not in t.envelopes:
-                    mode = self.volume_scaling_mode if command == 40406 else 0
-                    t.envelopes[names[command]] = Envelope(names[command], scaling_mode=mode)
+            # The actions that show envelopes toggle and act on the selected tracks: the scripts must not use them.
+            raise ApiMisuse(f"the scripts must not run actions (Main_OnCommand({command}))")
 
         # --- envelopes
         @fn("GetTrackEnvelopeByName", "MediaTrack", "string")
         def get_track_envelope_by_name(track, name):
-            return track.envelopes.get(name)
+            return next((e for e in track.envelopes.values() if e.name == name), None)
+
+        @fn("GetTrackEnvelopeByChunkName", "MediaTrack", "string")
+        def get_track_envelope_by_chunk_name(track, name):
+            if not name.startswith("<"):
+                raise ApiMisuse(f"GetTrackEnvelopeByChunkName takes '<VOLENV2' etc., got {name!r}")
+            return track.envelopes.get(name[1:])
 
         @fn("GetEnvelopeScalingMode", "TrackEnvelope")
         def get_envelope_scaling_mode(env):
@@ -439,6 +489,41 @@ class FakeReaper:
             return (False, "")
 
         return api
+
+
+def track_chunk(track: Track) -> str:
+    """The track's state chunk as REAPER writes it, for the parts the fake models: name, envelopes, items."""
+    lines = ["<TRACK", f'NAME "{track.name}"', f"MUTESOLO {int(track.muted)} 0 0"]
+    for env in track.envelopes.values():
+        lines += [f"<{env.chunk_name}", "ACT 1 -1", "VIS 1 1 1"] + (["VOLTYPE 1"] if env.scaling_mode == 1 else [])
+        lines += [f"PT {t!r} {v!r} {shape}" for t, v, shape in env.points] + [">"]
+    for item in track.items:
+        lines += ["<ITEM", f"POSITION {item.info['D_POSITION']!r}", f"LENGTH {item.info['D_LENGTH']!r}", f"IGUID {item.guid}", ">"]
+    return "\n".join(lines + [">"]) + "\n"
+
+
+def set_chunk(track: Track, chunk: str) -> None:
+    """Apply a state chunk: REAPER replaces the track's envelopes with the chunk's. Items are not modelled here,
+    so a chunk must keep every item the track has (a script that drops them would delete the user's items)."""
+    import rpp
+
+    track.chunk = chunk
+    root = rpp.loads(chunk)
+    if root.tag != "TRACK":
+        raise ApiMisuse(f"SetTrackStateChunk needs a <TRACK chunk, got <{root.tag}")
+    guids = [e.find("IGUID")[1] for e in root.findall("ITEM") if e.find("IGUID") is not None]
+    if track.items and guids != [i.guid for i in track.items]:
+        raise ApiMisuse(f"the chunk would change the track's items: {guids} != {[i.guid for i in track.items]}")
+    envelopes = {}
+    for name in ENVELOPE_DISPLAY_NAMES:
+        block = root.find(name)
+        if block is None:
+            continue
+        old = track.envelopes.get(name) or Envelope(name)
+        old.scaling_mode = 1 if block.find("VOLTYPE") is not None and block.find("VOLTYPE")[1] == "1" else 0
+        old.points = [(float(p[1]), float(p[2]), int(p[3]) if len(p) > 3 else 0) for p in block.findall("PT")]
+        envelopes[name] = old
+    track.envelopes = envelopes
 
 
 def fader_scale(gain: float) -> float:

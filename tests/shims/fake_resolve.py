@@ -6,6 +6,7 @@ OTIO export is written with OpenTimelineIO from the fake's own clips (record fra
 
 from __future__ import annotations
 
+import itertools
 import os
 import types
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ class MediaPoolItem:
         return self.path
 
 
+_UIDS = (f"{n:08x}-0000-4000-8000-5f0e1e7a11ed" for n in itertools.count(1))
+
+
 @dataclass(eq=False)
 class TimelineItem:
     name: str
@@ -42,6 +46,11 @@ class TimelineItem:
     media: str
     color: str = ""
     offset: int = 0  # source in-point in frames (Resolve's GetLeftOffset)
+    flags: list[str] = field(default_factory=list)  # flag colours (AddFlag/GetFlagList)
+    uid: str = field(default_factory=lambda: next(_UIDS))
+
+    def GetUniqueId(self) -> str:
+        return self.uid
 
     def GetName(self) -> str:
         return self.name
@@ -58,8 +67,32 @@ class TimelineItem:
     def GetClipColor(self) -> str:
         return self.color
 
+    def GetFlagList(self) -> list[str]:
+        return list(self.flags)
+
     def GetLeftOffset(self) -> int:
         return self.offset
+
+
+class ItemHandle:
+    """What the API hands out for a timeline item: a fresh handle on every call (as Resolve's scripting proxies
+    are), so a script can tell two handles of one clip apart from two clips only by GetUniqueId()."""
+
+    def __init__(self, item: TimelineItem):
+        self._item = item
+
+    def __getattr__(self, name: str):
+        if not name.startswith("Get"):
+            raise AttributeError(name)
+        return getattr(self._item, name)
+
+    @property
+    def item(self) -> TimelineItem:
+        return self._item
+
+
+def handles(items) -> list[ItemHandle]:
+    return [ItemHandle(i) for i in items]
 
 
 @dataclass(eq=False)
@@ -76,7 +109,7 @@ class Timeline:
 
     def __getattr__(self, name: str):
         if name == "GetSelectedClips" and self.selected is not None:
-            return lambda: {i + 1: item for i, item in enumerate(self.selected)}
+            return lambda: {i + 1: ItemHandle(item) for i, item in enumerate(self.selected)}
         raise AttributeError(name)
 
     def GetName(self) -> str:
@@ -100,13 +133,13 @@ class Timeline:
         _check("GetItemListInTrack index", index, int)
         if track_type != "video" or not 1 <= index <= len(self.video_tracks):
             raise ApiMisuse(f"GetItemListInTrack({track_type!r}, {index})")
-        return list(self.video_tracks[index - 1])
+        return handles(self.video_tracks[index - 1])
 
     def GetMarkers(self) -> dict:
         return dict(self.markers)
 
-    def GetCurrentVideoItem(self) -> TimelineItem | None:
-        return self.playhead_item
+    def GetCurrentVideoItem(self) -> ItemHandle | None:
+        return ItemHandle(self.playhead_item) if self.playhead_item else None
 
     def AddTrack(self, track_type: str, sub_type: str) -> bool:
         self.calls.append(("AddTrack", track_type, sub_type))

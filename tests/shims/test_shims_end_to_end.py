@@ -78,7 +78,7 @@ def test_reaper_script_to_real_engine_and_back_frame_exact(tmp_path):
 def test_send_selected_items_with_a_real_clips_job(tmp_path):
     """The installed Send script, unchanged: a generated video of a car passing left to right, the real engine
     (vision with the motion detector), results placed under the item; object tracks per the stems' format."""
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     video = tmp_path / "car.mp4"
     synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0, width=160, height=90, fps=12), video)
@@ -111,4 +111,4 @@ def test_send_selected_items_with_a_real_clips_job(tmp_path):
         # The engine's object files are the mono sources, so the script writes editable envelopes on them.
         assert soundfile.info(obj["source_wav"]).channels == 1
         pan = np.array(obj["curves"]["pan"])
-        np.testing.assert_allclose([p[1] for p in track.envelopes["Pan"].points], -pan[:, 1], atol=1e-12)
+        np.testing.assert_allclose([p[1] for p in track.envelopes["PANENV2"].points], -pan[:, 1], atol=1e-12)

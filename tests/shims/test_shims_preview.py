@@ -8,7 +8,8 @@ import signal
 import socket
 
 from stereofoley import cli
-from stereofoley.transport.osc import PREFIX, OscClient
+from stereofoley.transport.client import OscClient
+from stereofoley.transport.codec import PREFIX
 
 PREVIEW = {"clips": [{"id": "a", "record_start_s": 2.5, "duration_s": 1.5, "tracks": [
     {"track": 3, "name": "car", "curves": {"pan": [[0.0, -0.5], [1.5, 0.5]], "gain_db": [[0.0, -6.0], [1.5, -12.0]]}}]}]}

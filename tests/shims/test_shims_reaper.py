@@ -7,13 +7,14 @@ import math
 import shlex
 from pathlib import Path
 
+import lupa
 import numpy as np
 import opentimelineio as otio
 import pytest
 import rpp
 
 from .conftest import write_status
-from .fake_reaper import PLUGIN_REAPER, ApiMisuse, FakeReaper, fader_scale
+from .fake_reaper import PLUGIN_REAPER, ApiMisuse, Envelope, FakeReaper, fader_scale
 
 SEND = "StereoFoley_Send_selected_items.lua"
 
@@ -91,15 +92,19 @@ def test_stereo_results_land_under_their_items(host, tmp_path, engine_render):
         assert abs(item.info["D_LENGTH"] - src.info["D_LENGTH"]) <= 1 / 48000
         assert take.info["D_PLAYRATE"] == rate and take.info["D_STARTOFFS"] == 0.0
         assert take.info["B_PPITCH"] == (1.0 if rate != 1 else 0.0)
+        assert take.source.peaks == "built"  # drawn at once, not empty until REAPER gets round to it
     log = "".join(host.console)
     assert "running 50%" in log and "placed 2 of 2 result(s) (done)" in log
 
 
 @pytest.mark.parametrize("scaling_mode", [0, 1])
 def test_object_tracks_get_envelopes_equal_to_the_engine_curves(tmp_path, engine_render, scaling_mode):
-    host = FakeReaper(tmp_path / "project", volume_scaling_mode=scaling_mode)
+    host = FakeReaper(tmp_path / "project")
     host.extstate[("StereoFoley", "placement")] = "objects"
     a, b = two_items(host, tmp_path)
+    users_point = (0.5, 0.7, 0)  # before both items: must survive
+    if scaling_mode == 1:  # the object track is already there, with the user's fader-scaled volume envelope
+        host.add_track("StereoFoley: car").envelopes["VOLENV2"] = Envelope("VOLENV2", scaling_mode=1, points=[users_point])
     host.run_script(SEND)
     _, job_path, status_path = sent_paths(host)
     assert json.loads(job_path.read_text())["options"]["stems"] is True
@@ -109,8 +114,11 @@ def test_object_tracks_get_envelopes_equal_to_the_engine_curves(tmp_path, engine
 
     track = host.track_named("StereoFoley: car")
     assert [i.takes[0].source.filename for i in track.items] == [str(engine_render.stem_wav)] * 2
-    volume, pan = track.envelopes["Volume"], track.envelopes["Pan"]
+    volume, pan = track.envelopes["VOLENV2"], track.envelopes["PANENV2"]
     assert volume.scaling_mode == scaling_mode
+    if scaling_mode == 1:
+        assert volume.points[0] == users_point
+        volume.points = volume.points[1:]
     gain_db, pan_curve = engine_render.curves["gain_db"], engine_render.curves["pan"]
     per_item = len(volume.points) // 2
     assert len(volume.points) == 2 * per_item and len(pan.points) == 2 * pan_curve.times_s.size
@@ -148,7 +156,7 @@ def test_reinserting_replaces_envelope_points_in_the_item_span(tmp_path, engine_
         _, _, status_path = sent_paths(host)
         write_status(status_path, "done", progress=1.0, results=[engine_render.result(a.guid, stems=True, name="car")])
         host.run_deferred()
-    assert len(host.track_named("StereoFoley: car").envelopes["Pan"].points) == engine_render.curves["pan"].times_s.size
+    assert len(host.track_named("StereoFoley: car").envelopes["PANENV2"].points) == engine_render.curves["pan"].times_s.size
 
 
 def test_failure_is_shown_and_nothing_is_placed(host, tmp_path):
@@ -223,9 +231,10 @@ def test_fake_api_rejects_wrong_argument_types(host):
     {"a": [1, 2.5, -3e-7, True, False], "s": 'quote " back \\ slash / tab\t nl\n é ✓ 🎧'},
     {"empty_list": [], "empty_obj": {}, "nested": [[[]], {"x": {"y": [0.1]}}]},
     [1e300, -0.0, 12345678901234, 0.30000000000000004],
+    [1, None, 3], [None], [None, None, [None, 1]], {"a": [None, "x", None]},  # nulls in arrays are kept
 ])
 def test_lua_json_round_trips_what_python_writes(host, value):
-    # (null decodes to nil, which a Lua table cannot hold: the job/status contract has no nulls in arrays.)
+    # (A null object member decodes to a missing key, as Lua has it; in arrays nulls keep their places.)
     lib = host.lua.execute(f'return dofile("{PLUGIN_REAPER / "StereoFoley_lib.lua"}")')
     text = json.dumps(value, ensure_ascii=False)
     again = lib.json_encode(lib.json_decode(text))
@@ -305,7 +314,7 @@ def test_the_mono_source_wav_is_preferred_to_a_stereo_stem(tmp_path, engine_rend
     host.run_deferred()
     track = host.track_named("StereoFoley: car")
     assert track.items[0].takes[0].source.filename == str(engine_render.stem_wav)
-    assert len(track.envelopes["Pan"].points) == engine_render.curves["pan"].times_s.size
+    assert len(track.envelopes["PANENV2"].points) == engine_render.curves["pan"].times_s.size
 
 
 # ----------------------------------------------------------------------------------------- import result
@@ -388,3 +397,65 @@ def test_import_rpp_appends_each_track_chunk(host, tmp_path, engine_render):
         again = rpp.loads(chunk)
         assert again.tag == "TRACK" and rpp.dumps(again) == rpp.dumps(track)
     assert math.isclose(float(rpp.loads(chunks[0]).find("ITEM").find("POSITION")[1]), 3.25)
+
+
+def test_json_arrays_with_nulls_keep_their_length(host):
+    lib = host.lua.execute(f'return dofile("{PLUGIN_REAPER / "StereoFoley_lib.lua"}")')
+    arr = lib.json_decode("[null, 2, null]")
+    assert lib.len(arr) == 3 and arr[1] is None and arr[2] == 2 and arr[3] is None
+
+
+def test_atomic_write_renames_over_the_target_and_never_removes_it(host, tmp_path):
+    lib = host.lua.execute(f'return dofile("{PLUGIN_REAPER / "StereoFoley_lib.lua"}")')
+    host.lua.execute("removed = {}; local remove = os.remove; os.remove = function(p) removed[#removed + 1] = p; return remove(p) end")
+    target = tmp_path / "preview.json"
+    target.write_text("old")
+    lib.write_file_atomic(str(target), "new")
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["preview.json"]
+    assert list(host.lua.eval("removed").values()) == []
+    # Where rename cannot replace (Windows' C library): an error naming the file, the target as it was, no temp left.
+    host.lua.execute("os.rename = function() return nil, 'File exists' end")
+    with pytest.raises(lupa.LuaError, match=f"cannot write {target}: File exists"):
+        lib.write_file_atomic(str(target), "newer")
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["preview.json"]
+    assert list(host.lua.eval("removed").values()) == [str(target) + ".part"]
+
+
+def test_placing_leaves_the_users_selection_alone_and_runs_no_action(tmp_path, engine_render):
+    """Envelopes are found by chunk name (<VOLENV2, <PANENV2: the fake's display names are German) and added
+    through the track's state chunk: no toggle action, no change to which tracks or items are selected."""
+    host = FakeReaper(tmp_path / "project")
+    host.extstate[("StereoFoley", "placement")] = "objects"
+    a, b = two_items(host, tmp_path)
+    host.tracks[0].selected = True
+    before = ([t.selected for t in host.tracks], [i.selected for t in host.tracks for i in t.items])
+    host.run_script(SEND)
+    _, _, status_path = sent_paths(host)
+    write_status(status_path, "done", progress=1.0, results=[engine_render.result(a.guid, stems=True, name="car"), engine_render.result(b.guid, stems=True, name="car")])
+    host.run_deferred()
+
+    car = host.track_named("StereoFoley: car")
+    assert set(car.envelopes) == {"VOLENV2", "PANENV2"} and all(e.points for e in car.envelopes.values())
+    assert not host.called("Main_OnCommand") and not host.called("SetOnlyTrackSelected") and not host.called("GetTrackEnvelopeByName")
+    assert {args[1] for args in host.called("GetTrackEnvelopeByChunkName")} == {"<VOLENV2", "<PANENV2"}
+    old = host.tracks[:len(before[0])] if host.tracks[0].name == "Picture" else None
+    assert old is not None and [t.selected for t in old] == before[0]
+    assert [i.selected for i in host.tracks[0].items] == before[1]
+    assert not any(t.selected for t in host.tracks[1:]) and not any(i.selected for t in host.tracks[1:] for i in t.items)
+    # The state chunk the script wrote kept the track's items (the fake refuses one that drops them).
+    assert len(car.items) == 2 and "<VOLENV2" in car.chunk and "<ITEM" in car.chunk
+
+
+def test_section_offsets_are_added_and_reversed_takes_are_skipped(host, tmp_path):
+    video = host.add_track("Picture")
+    # A section of a section of the file: 4 s into the file, then 0.5 s into that; the take starts 0.25 s in and
+    # plays 1 s of project time at rate 1.5, so it shows file time 4 + 0.5 + 0.25 .. + 1.5.
+    nested = host.add_media_item(video, str(tmp_path / "car.mp4"), position_s=1.0, length_s=1.0, offset_s=0.25, playrate=1.5,
+                                 name="car", sections=((4.0, 3.0, False), (0.5, 2.0, False)))
+    host.add_media_item(video, str(tmp_path / "bike.mov"), position_s=5.0, length_s=1.0, name="bike", sections=((2.0, 3.0, True),))
+    host.run_script(SEND)
+    _, job_path, _ = sent_paths(host)
+    (clip,) = json.loads(job_path.read_text())["clips"]
+    assert clip["id"] == nested.guid and clip["media"] == str(tmp_path / "car.mp4")
+    assert (clip["start_s"], clip["end_s"]) == (pytest.approx(4.75, abs=1e-12), pytest.approx(6.25, abs=1e-12))
+    assert "skipped item 2: its take is reversed" in "".join(host.console)

@@ -17,22 +17,25 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
-from stereofoley import SAMPLE_RATE_HZ, synthetic
+from stereofoley import SAMPLE_RATE_HZ
+from stereofoley.evaluation import synthetic
 from stereofoley.install import install
-from stereofoley.timeline import read_bwf_time_reference
+from stereofoley.audio import read_bwf_time_reference
 
 from . import fake_resolve as fr
+from .resolve_lua import LuaScript
 
 # The real engine CLI, run in the child process exactly as the script's argv asks, plus --local: in process, so a
 # `stereofoley serve` another program left on the default port cannot take the job.
 LOCAL_ENGINE = [sys.executable, "-c", "import sys; from stereofoley import cli; sys.exit(cli.main(sys.argv[1:] + ['--local']))"]
 
 
+@pytest.mark.parametrize("language", ["py", "lua"])
 @pytest.mark.parametrize("rate, fps, start", [
     (25, Fraction(25), 90000),  # 01:00:00:00
     (29.97, Fraction(30000, 1001), 107892),  # 01:00:00;00 drop-frame: Resolve states the rate as "29.97"
 ])
-def test_resolve_script_to_real_engine_timeline_job_and_back_frame_exact(tmp_path, monkeypatch, rate, fps, start):
+def test_resolve_script_to_real_engine_timeline_job_and_back_frame_exact(tmp_path, monkeypatch, rate, fps, start, language):
     video = tmp_path / "media" / "street.mp4"
     video.parent.mkdir()
     synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0, width=160, height=90, fps=fps), video)
@@ -45,7 +48,7 @@ def test_resolve_script_to_real_engine_timeline_job_and_back_frame_exact(tmp_pat
 
     # Installed as a user would (`stereofoley install resolve`), then the config edited as a user may.
     root, _ = install("resolve", os_name="linux", prefix=tmp_path / "home", engine=LOCAL_ENGINE)
-    script = root / "Utility" / "StereoFoley_Send_selected_clips.py"
+    script = root / "Utility" / f"StereoFoley_Send_selected_clips.{language}"
     config_path = root / "Utility" / "stereofoley_config.json"
     config = json.loads(config_path.read_text())
     assert config == {"engine": LOCAL_ENGINE}
@@ -53,12 +56,18 @@ def test_resolve_script_to_real_engine_timeline_job_and_back_frame_exact(tmp_pat
     config_path.write_text(json.dumps(config))
 
     monkeypatch.delenv("STEREOFOLEY_ENGINE", raising=False)
-    monkeypatch.setitem(sys.modules, "DaVinciResolveScript", fr.module_for(resolve))
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(script), run_name="__main__")
+    if language == "py":
+        monkeypatch.setitem(sys.modules, "DaVinciResolveScript", fr.module_for(resolve))
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(str(script), run_name="__main__")
+        code = exit_info.value.code
+    else:  # the installed Lua file as Resolve's Scripts menu runs it: its main, with the global Resolve()
+        lua = LuaScript(script)
+        lua.set_resolve(resolve)
+        code = lua.main(script_dir=script.parent)
     (work,) = (tmp_path / "work").glob("send-*")
     status = json.loads((work / "status.json").read_text())
-    assert exit_info.value.code == 0, status
+    assert code == 0, status
 
     # The export and the job the script wrote.
     assert [c for c in timeline.calls if c[0] == "Export"] == [("Export", str(work / "timeline.otio"), resolve.EXPORT_OTIO, resolve.EXPORT_NONE)]

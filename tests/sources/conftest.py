@@ -17,7 +17,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 @dataclass(frozen=True, eq=False)
 class FakeTrack:
-    """The contract-1 fields of vision's ObjectTrack that sources use."""
+    """The docs/contracts.md §1 fields of vision's ObjectTrack that sources use."""
 
     track_id: int
     class_name: str

@@ -1,27 +1,50 @@
-"""The --sources/--library options, and sources end to end through pipeline.render_clip on a generated video."""
+"""The --sources/--library options, and sources end to end through the clip use case on a generated video."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import types
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from stereofoley import synthetic
-from stereofoley.pipeline import render_clip
+from stereofoley.evaluation import synthetic
+from stereofoley.commands.common import add_render_arguments, render_options_from_args
 from stereofoley.sources import integrated_lufs, normalize, true_peak_level
-from stereofoley.sources.cli_args import add_source_arguments, apply_loudness, loudness_from_args, source_for_from_args
 from stereofoley.errors import InvalidParameter
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.clip import render_media, request_for_media, source_for_request
 
 from .conftest import SR, dominant_hz, make_track, tone
 
 
 def parser():
     p = argparse.ArgumentParser(prog="stereofoley clip")
-    add_source_arguments(p)
+    add_render_arguments(p)
     return p
+
+
+def source_for_from_args(args, media_path=None):
+    """The clip use case's source provider for the options these flags describe (None for 'neutral')."""
+    options = render_options_from_args(args)
+    if options.neutral:
+        return None
+    if media_path is None:
+        return source_for_request(types.SimpleNamespace(media_path=None, media_start_s=0.0), options)
+    return source_for_request(request_for_media(media_path), options)
+
+
+def loudness_from_args(args):
+    options = render_options_from_args(args)
+    return None if options.loudness_lufs is None else {"target_lufs": options.loudness_lufs,
+                                                       "true_peak_dbtp": options.true_peak_dbtp}
+
+
+def apply_loudness(stereo, args):
+    kwargs = loudness_from_args(args)
+    return stereo if kwargs is None else normalize(stereo, **kwargs)
 
 
 def test_source_arguments_parse_and_build(tmp_path, mini_library, monkeypatch):
@@ -49,9 +72,13 @@ def test_bad_source_spec_is_a_usage_error(spec, capsys):
     assert "--sources" in capsys.readouterr().err
 
 
-def test_library_without_folder_is_an_error():
-    with pytest.raises(InvalidParameter, match="--library DIR"):
+def test_library_without_folder_is_an_error(capsys):
+    with pytest.raises(InvalidParameter, match="needs at least one folder in libraries"):
         source_for_from_args(parser().parse_args(["--sources", "library"]))
+    from stereofoley.cli import main
+
+    assert main(["clip", "v.mp4", "-o", "x.wav", "--sources", "library"]) == 1
+    assert "needs at least one folder in --library" in capsys.readouterr().err  # the CLI names its flag
 
 
 def test_one_file_library_is_placed_by_render_clip(tmp_path):
@@ -63,7 +90,7 @@ def test_one_file_library_is_placed_by_render_clip(tmp_path):
     sf.write(str(library / "my sound.wav"), tone(523.0, 0.4), SR)
     args = parser().parse_args(["--sources", "library", "--library", str(library)])
     source_for = source_for_from_args(args, media_path=video)
-    clip = render_clip(video, source_for=source_for, cache_dir=tmp_path / "vision-cache")
+    clip = render_media(video, source_for=source_for, options=RenderOptions(cache_dir=str(tmp_path / "vision-cache")))
     assert clip.stereo.shape == (2, 2 * SR) and clip.objects
     assert set(source_for.choices.values()) == {"library"}
     assert abs(dominant_hz(clip.stereo) - 523.0) < 2.0  # the file's spectrum survives in the output
@@ -152,10 +179,10 @@ def test_clip_command_with_fallback_and_synth(car_video, tmp_path, capsys, test_
 
 
 def test_bad_loudness_options_fail_before_rendering(car_video, tmp_path, capsys, monkeypatch):
-    from stereofoley import pipeline
     from stereofoley.cli import main
+    from stereofoley.usecases import clip
 
-    monkeypatch.setattr(pipeline, "analyze_video", lambda *a, **k: pytest.fail("analysed before checking options"))
+    monkeypatch.setattr(clip, "analyze_video", lambda *a, **k: pytest.fail("analysed before checking options"))
     out = tmp_path / "out.wav"
     assert main(["clip", str(car_video), "-o", str(out), "--loudness-lufs", "6"]) == 1
     assert "target_lufs=6.0 is outside [-70, 0] LUFS" in capsys.readouterr().err
@@ -191,4 +218,4 @@ def test_render_command_uses_the_library_and_normalises_each_clip(car_video, tmp
     assert rate_hz == SR and abs(dominant_hz(audio.T) - 523.0) < 2.0
     assert integrated_lufs(audio.T) == pytest.approx(-20.0, abs=1.0) and true_peak_level(audio.T) <= -0.95
     assert main(["render", str(path), "-o", str(tmp_path / "out2"), "--true-peak-dbtp", "3"]) == 1
-    assert "true_peak_dbtp=3.0 is outside" in capsys.readouterr().err
+    assert "--true-peak-dbtp 3.0 is outside" in capsys.readouterr().err  # the library names true_peak_dbtp=; the CLI its flag

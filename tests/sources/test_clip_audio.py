@@ -9,7 +9,7 @@ import pytest
 from stereofoley.errors import InvalidParameter, MediaNotFound, SourceUnavailable
 from stereofoley.sources import make_source_for
 from stereofoley.sources.clip_audio import extract_clip_audio
-from stereofoley.spatial import resample
+from stereofoley.audio import resample
 
 from .conftest import SR, make_track
 

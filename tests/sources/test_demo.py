@@ -64,7 +64,7 @@ def test_demo_report_and_cli(demo, tmp_path):
     report = demo.mix_path.parent / "report"
     assert (report / "index.html").is_file() and list(report.glob("*.png")) and list(report.glob("*.mp4"))
     # The clip's tracks sit beside its WAV, so the preview can draw the boxes the sound follows.
-    from stereofoley.report import load_results
+    from stereofoley.evaluation.report import load_results
 
     (clip,) = load_results(demo.mix_path.parent)
     assert sorted(b.label.split()[1] for b in clip.boxes) == ["car", "person"]

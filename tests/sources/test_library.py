@@ -205,7 +205,7 @@ def test_empty_and_unreadable_libraries(tmp_path, cache_dir):
         make_source_for("library", libraries=[junk], cache_dir=cache_dir)
     with pytest.raises(MediaNotFound, match="library folder not found"):
         make_source_for("library", libraries=[tmp_path / "nowhere"], cache_dir=cache_dir)
-    with pytest.raises(InvalidParameter, match="--library"):
+    with pytest.raises(InvalidParameter, match="folder in libraries"):
         make_source_for("library", cache_dir=cache_dir)
     # With a fallback configured, the synth voices take over and the output is sound.
     source_for = make_source_for("library,synth", libraries=[junk], cache_dir=cache_dir)

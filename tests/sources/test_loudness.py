@@ -7,9 +7,9 @@ import pytest
 
 from stereofoley.config import SpatialSettings
 from stereofoley.errors import InvalidAudio, InvalidParameter
-from stereofoley.render import SoundObject, render_mix
+from stereofoley.spatial.mix import SoundObject, render_mix
 from stereofoley.sources import integrated_lufs, make_source_for, normalize, synth, true_peak_level
-from stereofoley.trajectory import Trajectory
+from stereofoley.spatial.trajectory import Trajectory
 
 from .conftest import SR, make_track
 

@@ -9,7 +9,7 @@ import soundfile as sf
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.audio import read_mono, write_wav
 from stereofoley.errors import InvalidAudio, MediaNotFound, OutputExists
-from stereofoley.spatial import resample
+from stereofoley.audio import resample
 
 
 @pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 96000])

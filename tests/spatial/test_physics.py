@@ -11,8 +11,8 @@ import scipy.signal
 
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.config import SpatialSettings, preset
-from stereofoley.render import SoundObject, limit, render_mix
-from stereofoley.spatial import (
+from stereofoley.spatial.mix import SoundObject, limit, render_mix
+from stereofoley.spatial.dsp import (
     air_absorption_db_per_m,
     apply_air_absorption,
     distance_gain,
@@ -22,7 +22,7 @@ from stereofoley.spatial import (
     spatialize,
     wet_share,
 )
-from stereofoley.trajectory import Trajectory, azimuth_from_x, pan_from_x
+from stereofoley.spatial.trajectory import Trajectory, azimuth_from_x, pan_from_x
 from tests.conftest import rms_db
 
 DRY = preset("dry")
@@ -267,7 +267,7 @@ def test_pan_gains_rejects_unknown_law():
 def test_half_rate_diffuse_field_matches_a_48k_convolution(noise):
     import scipy.signal
 
-    from stereofoley.spatial import convolve_send_half_rate, diffuse_ir, load_impulse_response
+    from stereofoley.spatial.dsp import convolve_send_half_rate, diffuse_ir, load_impulse_response
 
     reference = scipy.signal.oaconvolve(noise[None, :], load_impulse_response(None), axes=-1)[:, : noise.size]
     ours = convolve_send_half_rate(noise, diffuse_ir(None))

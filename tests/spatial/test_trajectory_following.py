@@ -6,9 +6,9 @@ import numpy as np
 
 from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.config import preset
-from stereofoley.render import SoundObject, render_mix
-from stereofoley.spatial import pan_gains
-from stereofoley.trajectory import Trajectory, pan_from_x
+from stereofoley.spatial.mix import SoundObject, render_mix
+from stereofoley.spatial.dsp import pan_gains
+from stereofoley.spatial.trajectory import Trajectory, pan_from_x
 
 SR = SAMPLE_RATE_HZ
 

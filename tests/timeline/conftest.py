@@ -12,9 +12,11 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from stereofoley.timeline import ClipAudio, ObjectAudio, picture_clips
+from stereofoley.spatial.mix import SoundObject
+from stereofoley.timeline import picture_clips
+from stereofoley.usecases.clip import ClipMix
 from stereofoley.timeline.media import file_offset_s
-from stereofoley.trajectory import Trajectory
+from stereofoley.spatial.trajectory import Trajectory
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "timelines"
 
@@ -69,7 +71,7 @@ class RecordingRenderer:
         self.requests = []
         self.fail_ids = set(fail_ids)
 
-    def __call__(self, request):
+    def __call__(self, request, options=None, progress=None):
         from stereofoley.errors import InvalidAudio
 
         self.requests.append(request)
@@ -82,7 +84,7 @@ class RecordingRenderer:
         trajectory = Trajectory(times_s=np.linspace(0, duration, 11), pan=np.linspace(-0.5, 0.5, 11),
                                 distance_m=np.linspace(2, 4, 11), gain_db=np.zeros(11))
         source = np.sin(2 * np.pi * 440 * idx / 48000).astype(np.float32) * 0.1
-        return ClipAudio(stereo=stereo, objects=(ObjectAudio("car 1", "car", source, trajectory),))
+        return ClipMix(stereo=stereo, objects=(SoundObject("car 1", source, trajectory, class_name="car"),))
 
     def by_id(self):
         return {r.clip_id: r for r in self.requests}

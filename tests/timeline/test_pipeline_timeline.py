@@ -8,9 +8,10 @@ import opentimelineio as otio
 import pytest
 import soundfile as sf
 
-from stereofoley import synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.config import preset
-from stereofoley.timeline import RenderOptions, render_timeline
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.timeline import render_timeline
 
 RATE = 25
 

@@ -15,7 +15,7 @@ from conftest import DATA, RecordingRenderer, media_for
 @pytest.fixture
 def recording(monkeypatch):
     renderer = RecordingRenderer()
-    monkeypatch.setattr("stereofoley.timeline.render.vision_renderer", lambda options: renderer)
+    monkeypatch.setattr("stereofoley.usecases.clip.mix_clip", renderer)
     return renderer
 
 

@@ -12,8 +12,10 @@ import rpp
 import soundfile as sf
 
 from stereofoley.errors import OutputExists, UnsupportedTimeline
-from stereofoley.timeline import (FOLEY_TRACK_NAME, MediaSearch, RenderOptions, Selection, picture_clips,
-                                  read_bwf_time_reference, read_timeline, render_timeline)
+from stereofoley.audio import read_bwf_time_reference
+from stereofoley.options import RenderOptions
+from stereofoley.timeline import FOLEY_TRACK_NAME, Selection, picture_clips, read_timeline
+from stereofoley.usecases.timeline import render_timeline
 from stereofoley.timeline.output import foley_clips_in
 from stereofoley_adapters.rpp_adapter import envelope_pan, envelope_volume
 
@@ -29,9 +31,10 @@ def premiere_media(tmp_path_factory):
 
 def render(timeline_path, out, media_root=None, renderer=None, **kw):
     renderer = renderer or RecordingRenderer()
-    fields = {"media": MediaSearch(roots=(media_root,) if media_root else ()), **kw.pop("options", {})}
-    options = RenderOptions(renderer=renderer, **fields)
-    report = render_timeline(timeline_path, out, options=options, **kw)
+    # loudness off: the recording renderer's samples code their own positions
+    fields = {"media_roots": (str(media_root),) if media_root else (), "loudness_lufs": None, **kw.pop("options", {})}
+    options = RenderOptions(**fields)
+    report = render_timeline(timeline_path, out, options=options, mixer=renderer, **kw)
     return report, renderer
 
 
@@ -114,7 +117,7 @@ def test_global_start_time_sets_frames_and_bwf_time_reference(tmp_path):
     media_for(tl, tmp_path / "media")
     path = tmp_path / "t.otio"
     otio.adapters.write_to_file(tl, str(path))
-    report, _ = render(path, tmp_path / "out", options={"media": MediaSearch(remaps=(("/folder", str(tmp_path / "media")),))})
+    report, _ = render(path, tmp_path / "out", options={"remaps": (f"/folder={tmp_path / 'media'}",)})
     first = report["clips"][0]
     assert first["record_start_frame"] == 86400 and report["global_start_s"] == 3600
     for c in report["clips"]:
@@ -197,11 +200,11 @@ def test_rerendering_one_clip_keeps_the_others(tmp_path, premiere_media):
     out = tmp_path / "out"
     first, _ = render(DATA / "premiere_example.otio", out, premiere_media)
     before = {c["id"]: Path(c["wav"]).read_bytes() for c in first["clips"]}
-    with pytest.raises(OutputExists, match="--overwrite"):
+    with pytest.raises(OutputExists, match="overwrite=True"):
         render(DATA / "premiere_example.otio", out, premiere_media, selection=Selection(clips=("1.3",)))
 
     class Louder(RecordingRenderer):
-        def __call__(self, request):
+        def __call__(self, request, options=None, progress=None):
             audio = super().__call__(request)
             return type(audio)(audio.stereo * 2, audio.objects)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from stereofoley.transport.osc import ServerConfig, ServerThread
+from stereofoley.transport.server import ServerConfig, ServerThread
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The clips job kind with the real vision pipeline (branch `vision`): a generated video with a known trajectory,
-submitted over OSC, gives the same WAV bytes as calling render_clip directly."""
+"""The clips job kind with the real vision pipeline: a generated video with a known trajectory, submitted over
+OSC, gives the same WAV bytes as calling the clip use case directly."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 
 from stereofoley.audio import write_wav
 from stereofoley.config import preset
-from stereofoley.transport.osc import PREFIX, OscClient
+from stereofoley.transport.client import OscClient
+from stereofoley.transport.codec import PREFIX
 
 from .test_server import collect, submit
 
-from stereofoley import pipeline, synthetic  # from branch `vision`, merged into this branch
+from stereofoley.evaluation import synthetic
 
 
 def test_clips_job_over_osc_equals_render_clip(server, root):
@@ -34,15 +35,15 @@ def test_clips_job_over_osc_equals_render_clip(server, root):
     result = status["results"][0]
     assert result["duration_s"] == pytest.approx(1.0)
 
-    # The same clip through render_clip directly (with the same source provider the job used) gives the same bytes.
-    from stereofoley.jobs import _source_for, parse_job
+    # The same clip through the clip use case directly (with the job's options) gives the same bytes.
+    from stereofoley.jobs import parse_job
+    from stereofoley.usecases.clip import render_clip_files, request_for_media
 
-    item = parse_job(job).items[0]
-    direct = pipeline.render_clip(video, start_s=0.5, end_s=1.5, detector="motion", settings=preset("natural"),
-                                  source_for=_source_for(parse_job(job).options, item))
-    ref = write_wav(root / "direct.wav", direct.stereo)
-    assert Path(result["wav"]).read_bytes() == ref.read_bytes()
-    assert direct.stereo.shape[1] == 48000
+    parsed = parse_job(job)
+    request = request_for_media(video, start_s=0.5, end_s=1.5)
+    direct = render_clip_files(request, parsed.options, root / "direct.wav")
+    assert Path(result["wav"]).read_bytes() == direct.wav.read_bytes()
+    assert request.n_samples == 48000 and parsed.options.settings == preset("natural")
 
     # The car moves left to right: its pan curve rises, and its stem exists.
     objects = result["objects"]

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from stereofoley import __version__
 from stereofoley.errors import InvalidOscMessage
-from stereofoley.transport.osc import (ADDRESS_SPACE, OscClient, ServerConfig, ServerThread, decode_message,
-                                       encode_message, validate)
+from stereofoley.transport.client import OscClient
+from stereofoley.transport.codec import decode_message, encode_message
+from stereofoley.transport.server import ADDRESS_SPACE, ServerConfig, ServerThread, validate
 from stereofoley.transport.stream import decode_stream_message
 
 N_DATAGRAMS = 10_000

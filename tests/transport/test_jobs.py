@@ -1,11 +1,10 @@
-"""Job files (contract 4), running jobs in-process, the worker pool, and the clips/timeline contract plumbing."""
+"""Job files (docs/contracts.md §4), running jobs in-process, the worker pool, and the clips/timeline contract plumbing."""
 
 from __future__ import annotations
 
 import json
-import sys
 import threading
-import types
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,9 @@ import pytest
 
 from stereofoley.cli import main
 from stereofoley.errors import InvalidJob, PathNotAllowed
-from stereofoley.jobs import JobPool, parse_job, read_job, run_job, safe_name
-from stereofoley.trajectory import Trajectory
+from stereofoley.files import safe_name
+from stereofoley.jobs import JobPool, parse_job, read_job, run_job
+from stereofoley.spatial.trajectory import Trajectory
 
 from .conftest import spatialize_job, write_source, write_trajectory
 
@@ -160,35 +160,38 @@ def test_pool_cancels_queued_and_running_jobs(root):
 
 # --- the clips and timeline kinds, against the contract functions (fake modules stand in for other branches) ---
 
-def _fake_render_clip(calls):
-    def render_clip(video, *, start_s=None, end_s=None, detector="auto", weights=None, settings=None, max_objects=4,
-                    source_for=None, progress=None):
-        calls.append((str(video), start_s, end_s, detector, max_objects))
-        n = round((end_s - start_s) * 48000)
-        traj = Trajectory(times_s=[0.0, end_s - start_s], pan=[-0.5, 0.5], distance_m=[2.0, 2.0], gain_db=[0.0, 0.0])
+def _fake_mixer(calls):
+    """A clip mixer (the injection point of run_job) that records what it was asked for."""
+    from stereofoley.spatial.mix import SoundObject, render_mix
+    from stereofoley.usecases.clip import ClipMix
+
+    def mix(request, options, progress=None):
+        calls.append((str(request.media_path), request.media_start_s, request.media_end_s, options.detector,
+                      options.max_objects))
+        n = request.n_samples
+        duration = request.media_end_s - request.media_start_s
+        traj = Trajectory(times_s=[0.0, duration], pan=[-0.5, 0.5], distance_m=[2.0, 2.0], gain_db=[0.0, 0.0])
         source = np.sin(np.arange(n) * 0.05).astype(np.float32) * 0.2
         for k in range(5):
             if progress is not None:
                 progress(k / 4)
-        obj = types.SimpleNamespace(name="car", class_name="car", source=source, trajectory=traj)
-        from stereofoley.render import SoundObject, render_mix
+        obj = SoundObject("car", source, traj, class_name="car")
+        return ClipMix(render_mix([obj], options.settings, n), (obj,))
 
-        stereo = render_mix([SoundObject("car", source, traj)], settings, n)
-        return types.SimpleNamespace(stereo=stereo, objects=(obj,), media_path=str(video), start_s=start_s, end_s=end_s)
-
-    return render_clip
+    return mix
 
 
-def test_clips_kind_calls_render_clip_per_contract(root, monkeypatch):
+def test_clips_kind_calls_the_clip_mixer_per_contract(root):
+    from stereofoley.evaluation import synthetic
+
     calls = []
-    monkeypatch.setitem(sys.modules, "stereofoley.pipeline", types.SimpleNamespace(render_clip=_fake_render_clip(calls)))
     media = root / "clip.mp4"
-    media.write_bytes(b"not really a video")
+    synthetic.write_video(synthetic.passing_vehicle(duration_s=2.0, width=64, height=36, fps=10), media)
     job = {"version": 1, "kind": "clips", "out_dir": str(root / "out"),
            "clips": [{"id": "c1", "media": str(media), "start_s": 1.0, "end_s": 1.5, "name": "Clip 1"}],
            "options": {"stems": True, "detector": "motion", "max_objects": 2}}
     progress = []
-    status = run_job(parse_job(job), listener=lambda _id, s: progress.append(s["progress"]))
+    status = run_job(parse_job(job), listener=lambda _id, s: progress.append(s["progress"]), mixer=_fake_mixer(calls))
     assert status["state"] == "done", (status.get("error"), status.get("skipped"))
     assert calls == [(str(media), 1.0, 1.5, "motion", 2)]
     result = status["results"][0]
@@ -200,9 +203,10 @@ def test_clips_kind_calls_render_clip_per_contract(root, monkeypatch):
 
 
 def test_timeline_kind_maps_the_report(root, monkeypatch):
-    import stereofoley.timeline as timeline_module
+    import stereofoley.usecases.timeline as timeline_module
     from stereofoley.config import preset
-    from stereofoley.timeline import RenderOptions, Selection
+    from stereofoley.options import RenderOptions
+    from stereofoley.timeline import Selection
 
     report = {"ok": True, "status": "partial", "timeline_out": str(root / "out" / "t.otio"),
               "clips": [{"id": "a", "name": "A", "wav": str(root / "out" / "a.wav"), "record_start_s": 2.0,
@@ -212,7 +216,7 @@ def test_timeline_kind_maps_the_report(root, monkeypatch):
               "skipped": [{"id": "b", "name": "B", "reason": "media offline"}], "timings": {}}
     seen = {}
 
-    def render_timeline(path, out_dir, *, selection=None, options=None, progress=None):
+    def render_timeline(path, out_dir, *, selection=None, options=None, progress=None, **injected):
         seen.update(path=str(path), out_dir=str(out_dir), selection=selection, options=options)
         progress(0.5)
         return report
@@ -257,7 +261,7 @@ def test_timeline_job_renders_a_real_timeline(root):
     import opentimelineio as otio
     import soundfile as sf
 
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     video = root / "car.mp4"
     synthetic.write_video(synthetic.passing_vehicle(duration_s=1.0, width=160, height=90, fps=Fraction(25)), video)
@@ -278,11 +282,11 @@ def test_timeline_job_renders_a_real_timeline(root):
 
 
 def test_cancel_inside_a_render(root, monkeypatch):
-    import stereofoley.timeline as timeline_module
+    import stereofoley.usecases.timeline as timeline_module
 
     cancel = threading.Event()
 
-    def render_timeline(path, out_dir, *, selection=None, options=None, progress=None):
+    def render_timeline(path, out_dir, *, selection=None, options=None, progress=None, **injected):
         progress(0.1)
         cancel.set()
         progress(0.2)  # raises JobCancelled
@@ -310,7 +314,7 @@ def test_clips_job_uses_the_libraries_it_names(root):
 
     import soundfile as sf
 
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     video = root / "car.mp4"
     synthetic.write_video(synthetic.passing_vehicle(duration_s=1.0, width=160, height=90, fps=Fraction(25)), video)
@@ -329,3 +333,35 @@ def test_clips_job_uses_the_libraries_it_names(root):
     with pytest.raises(InvalidJob, match="libraries"):
         parse_job({"version": 1, "kind": "clips", "out_dir": str(root / "out"), "clips": [],
                    "options": {"libraries": "not a list"}})
+
+
+def test_send_cancel_file_cancels_before_and_during_the_job(root):
+    """`send --cancel-file F`: the host scripts' way to cancel. F there at the start: nothing is rendered; F
+    created while the job runs: it stops with the items finished so far and the status says cancelled."""
+    job_path = _write(root / "job.json", spatialize_job(root, root / "out", n_items=20, seconds=2.0))
+    cancel = root / "cancel"
+    cancel.write_text("")
+    assert main(["send", "--local", str(job_path), "--status-file", str(root / "s0.json"), "--cancel-file", str(cancel)]) == 1
+    status = json.loads((root / "s0.json").read_text())
+    assert status["state"] == "cancelled" and status["results"] == []
+    assert not list((root / "out").glob("*.wav")) if (root / "out").exists() else True
+
+    cancel.unlink()
+    status_path = root / "s1.json"
+    done = []
+    worker = threading.Thread(target=lambda: done.append(main(["send", "--local", str(job_path), "--status-file", str(status_path),
+                                                                  "--cancel-file", str(cancel)])))
+    worker.start()
+    deadline = time.monotonic() + 60
+    finished_when_asked = 0
+    while time.monotonic() < deadline and not finished_when_asked:  # wait for the first finished item, then cancel
+        try:
+            finished_when_asked = len(json.loads(status_path.read_text())["results"])
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.01)
+    cancel.write_text("")
+    worker.join(60)
+    status = json.loads(status_path.read_text())
+    assert done == [1] and status["state"] == "cancelled", status["state"]
+    assert 1 <= finished_when_asked <= len(status["results"]) < 20  # stopped well before the end

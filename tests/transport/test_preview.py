@@ -11,10 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from stereofoley.automation import Curve
+from stereofoley.spatial.automation import Curve
 from stereofoley.errors import InvalidOscMessage, InvalidParameter
-from stereofoley.spatial import distance_gain
-from stereofoley.transport.osc import PREFIX, OscClient, ServerConfig, ServerThread, decode_message, encode_message
+from stereofoley.spatial.dsp import distance_gain
+from stereofoley.transport.client import OscClient
+from stereofoley.transport.codec import decode_message, encode_message, PREFIX
+from stereofoley.transport.server import ServerConfig, ServerThread
 from stereofoley.transport.preview import Playhead, PreviewEngine, PreviewParams, clips_from_json, messages_at
 
 RECORD_START_S = 10.0
@@ -144,7 +146,7 @@ def test_fake_reaper_gets_curve_values_at_the_playhead(root):
 def test_reaper_pattern_file_covers_what_the_engine_sends_and_reads():
     from pathlib import Path
 
-    from stereofoley.transport.osc import DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT
+    from stereofoley.transport.codec import DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT
 
     path = Path(__file__).resolve().parents[2] / "plugin" / "reaper" / "StereoFoley.ReaperOSC"
     patterns: dict[str, list[str]] = {}

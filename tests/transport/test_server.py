@@ -13,7 +13,9 @@ import pytest
 
 from stereofoley import __version__
 from stereofoley.cli import main
-from stereofoley.transport.osc import PREFIX, OscClient, ServerConfig, ServerThread, encode_message
+from stereofoley.transport.client import OscClient
+from stereofoley.transport.codec import encode_message, PREFIX
+from stereofoley.transport.server import ServerConfig, ServerThread
 
 from .conftest import spatialize_job
 from .test_jobs import cli_render
@@ -82,10 +84,10 @@ def test_two_concurrent_jobs(server, root, monkeypatch):
     barrier = threading.Barrier(2, timeout=20.0)
     real_item = jobs._spatialize_item
 
-    def item_meeting_the_other_job(item, job, settings):
+    def item_meeting_the_other_job(item, job):
         if item.id.endswith("0"):
             barrier.wait()
-        return real_item(item, job, settings)
+        return real_item(item, job)
 
     monkeypatch.setattr(jobs, "_spatialize_item", item_meeting_the_other_job)
     a = spatialize_job(root, root / "a", n_items=3, seconds=1.0)

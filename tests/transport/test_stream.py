@@ -15,7 +15,8 @@ import soundfile as sf
 from stereofoley.cli import main
 from stereofoley.errors import InvalidOscMessage, NoAudioDevice
 from stereofoley.transport import stream
-from stereofoley.transport.osc import ServerConfig, ServerThread, max_datagram_for
+from stereofoley.transport.security import max_datagram_for
+from stereofoley.transport.server import ServerConfig, ServerThread
 from stereofoley.transport.stream import (DEFAULT_FADE_FRAMES, JitterBuffer, decode_stream_message, receive_stream,
                                           send_stream, stream_datagrams)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stereofoley import synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.vision import analyze_video
 
 sys.path.insert(0, str(Path(__file__).parent))  # tiny_yolo, vision_scoring

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from vision_scoring import score
 
-from stereofoley.vision.trajectory import EDGE_EXTRAPOLATION_S
+from stereofoley.vision.placement import EDGE_EXTRAPOLATION_S
 
 MAX_MAE = 0.03
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from stereofoley import synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.errors import InvalidMedia, InvalidParameter, MediaNotFound
 from stereofoley.vision import analyze_video
 from stereofoley.vision import decode

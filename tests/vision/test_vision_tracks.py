@@ -9,11 +9,11 @@ import pytest
 
 from stereofoley.config import SpatialSettings
 from stereofoley.errors import InvalidParameter
-from stereofoley.scene import merge_fragments, select_objects
-from stereofoley.trajectory import pan_from_x
+from stereofoley.vision.scene import merge_fragments, select_objects
+from stereofoley.spatial.trajectory import pan_from_x
 from stereofoley.vision import analyze, analyze_video, read_tracks, write_tracks
 from stereofoley.vision.tracks import FADE_S, SILENT_GAIN_DB, vertical_fov_deg
-from stereofoley.vision.trajectory import EDGE_EXTRAPOLATION_S, build_track, restore_edge_boxes, smooth
+from stereofoley.vision.placement import EDGE_EXTRAPOLATION_S, build_track, restore_edge_boxes, smooth
 
 STEP = 0.1
 
@@ -143,9 +143,11 @@ def test_cache_makes_the_second_run_free(scene_video, tmp_path, monkeypatch):
     second = analyze_video(video, detector="motion", cache_dir=cache)
     assert second.to_dict() == first.to_dict()
     # spatial settings are not part of the analysis: rendering with other settings reuses it
-    from stereofoley.pipeline import render_clip
+    from stereofoley.options import RenderOptions
+    from stereofoley.usecases.clip import render_media
 
-    wide = render_clip(video, detector="motion", cache_dir=cache, settings=SpatialSettings(hfov_deg=90.0))
+    wide = render_media(video, options=RenderOptions(detector="motion", cache_dir=str(cache), sources="neutral",
+                                                     settings=SpatialSettings(hfov_deg=90.0)))
     assert wide.analysis.to_dict() == first.to_dict()
     # a copy under another name is the same content: still a hit
     copy = tmp_path / "renamed.mp4"

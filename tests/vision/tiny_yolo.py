@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stereofoley.vision.ultralytics_env import import_ultralytics
+
 os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach the network (update checks, fonts, assets)
 
 NAMES = {0: "car", 1: "person", 2: "box"}
@@ -35,7 +37,7 @@ REAL_SIZE_CACHE = Path.home() / ".cache" / "stereofoley" / "models" / "sprites_y
 
 def model_yaml(folder: Path, arch: str = "tiny") -> Path:
     """An ultralytics architecture file (YOLO11 at a tiny scale, or yolov8s) with our classes."""
-    import ultralytics
+    ultralytics = import_ultralytics()
     from ultralytics.utils import YAML
 
     family, name, scales, scale = ARCHS[arch]
@@ -49,7 +51,7 @@ def model_yaml(folder: Path, arch: str = "tiny") -> Path:
 
 
 def build_untrained(path: str | Path) -> Path:
-    from ultralytics import YOLO
+    YOLO = import_ultralytics().YOLO
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +65,7 @@ def _dataset(folder: Path, n_train: int, n_val: int, seed: int) -> Path:
     """YOLO-format images + labels from random synthetic scenes (1-3 sprites, random backgrounds and noise)."""
     import cv2
 
-    from stereofoley import synthetic
+    from stereofoley.evaluation import synthetic
 
     rng = np.random.default_rng(seed)
     shapes = {0: ("car", 2.2), 1: ("person", 0.45), 2: ("box", 1.0)}
@@ -102,7 +104,7 @@ def train(path: str | Path, *, epochs: int = 40, n_train: int = 200, n_val: int 
           arch: str = "tiny", init: str | Path | None = None, warmup_epochs: float = 3.0, mosaic: float = 0.5,
           lr0: float | None = None) -> Path:
     """Train (init None: from random weights; else fine-tune that checkpoint of the same architecture)."""
-    from ultralytics import YOLO
+    YOLO = import_ultralytics().YOLO
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:

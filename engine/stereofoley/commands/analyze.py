@@ -8,7 +8,8 @@ from pathlib import Path
 from ..errors import OutputExists
 from ..vision import analyze_video, write_tracks
 from .common import add_output_arguments, emit
-from .vision_args import add_detector_arguments, add_video_arguments, cache_dir_from_args, detector_options_from_args, progress_bar
+from .vision_args import (add_analysis_arguments, add_detector_arguments, add_video_arguments, cache_dir_from_args,
+                          detector_options_from_args, progress_bar)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_video_arguments(p)
+    add_analysis_arguments(p, max_objects=False)
     add_detector_arguments(p)
     p.add_argument("--output", "-o", required=True, help="tracks JSON to write")
     add_output_arguments(p)

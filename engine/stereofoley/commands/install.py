@@ -1,4 +1,4 @@
-"""`stereofoley install reaper|resolve [--dry-run] [--uninstall] [--prefix DIR] [--os windows|macos|linux]`."""
+"""`stereofoley install reaper|resolve|ardour [--dry-run] [--uninstall] [--prefix DIR] [--os windows|macos|linux]`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .common import emit
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "install",
-        help="install (or uninstall) the REAPER or DaVinci Resolve scripts",
+        help="install (or uninstall) the REAPER, DaVinci Resolve or Ardour scripts",
         description=(
             "Copy the host scripts into the host's per-user folders, creating what is missing. A file of yours "
             "that is in the way is moved aside to NAME.stereofoley-backup-TIME first; a manifest records what "

@@ -18,7 +18,9 @@ import soundfile as sf
 
 from ..errors import NoAudioDevice
 from ..files import atomic_output
-from ..transport.osc import DEFAULT_MONITOR_PORT, DEFAULT_PORT, PREFIX, OscClient, is_loopback
+from ..transport.client import OscClient
+from ..transport.codec import DEFAULT_MONITOR_PORT, DEFAULT_PORT, PREFIX
+from ..transport.security import is_loopback
 from ..transport.stream import receive_stream
 from .common import emit
 

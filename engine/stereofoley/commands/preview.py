@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from ..errors import InvalidParameter, MediaNotFound
-from ..transport.osc import DEFAULT_PORT, DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT, PREFIX, OscClient
+from ..transport.client import OscClient
+from ..transport.codec import DEFAULT_PORT, DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT, PREFIX
 from .common import emit
 from .serve import TOKEN_ENV, token_from_args
 

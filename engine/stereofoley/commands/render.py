@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import opentimelineio as otio
 
-from ..cli import EXIT_OK, EXIT_PARTIAL
 from ..errors import InvalidParameter
-from ..sources.cli_args import add_source_arguments
-from ..sources.loudness import check_targets
-from .common import add_output_arguments, add_spatial_arguments, emit, spatial_settings_from_args
+from .common import EXIT_OK, EXIT_PARTIAL, add_render_arguments, emit, render_options_from_args
+from ..timeline import Selection
+from ..usecases.timeline import render_timeline
+from ..timeline.plan import global_start_s, read_timeline, timeline_rate
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,35 +45,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="folder to search for media by name (repeatable)")
     media.add_argument("--remap", action="append", default=[], metavar="OLD=NEW",
                        help="replace a path prefix, e.g. D:/media=/mnt/media (repeatable)")
-    eng = p.add_argument_group("analysis")
-    eng.add_argument("--detector", default="auto", help="auto, yolo or motion")
-    eng.add_argument("--weights", help="detector weights file")
-    eng.add_argument("--max-objects", type=int, default=4, help="sounding objects per clip (default 4)")
-    eng.add_argument("--no-stems", dest="stems", action="store_false", help="do not write per-object mono sources")
-    add_source_arguments(p)
-    add_spatial_arguments(p)
-    add_output_arguments(p)
+    add_render_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..timeline import MediaSearch, RenderOptions, Selection, read_timeline, render_timeline
 
     selection = Selection(clips=tuple(args.clip), markers=tuple(args.marker), colors=tuple(args.color),
                           tracks=tuple(args.track),
                           range_s=parse_range(args.time_range, args.timeline) if args.time_range else None)
-    if args.max_objects < 1:
-        raise InvalidParameter(f"--max-objects {args.max_objects} must be at least 1")
-    if args.loudness:
-        check_targets(args.loudness_lufs, args.true_peak_dbtp)  # fail before any clip is rendered
-    search = MediaSearch(roots=tuple(Path(r) for r in args.media_root),
-                         remaps=tuple(MediaSearch.parse_remap(r) for r in args.remap))
-    options = RenderOptions(settings=spatial_settings_from_args(args), media=search, detector=args.detector,
-                            weights=args.weights, max_objects=args.max_objects, sources=args.sources,
-                            libraries=tuple(args.library), class_map=args.class_map, seed=args.seed,
-                            loudness_lufs=args.loudness_lufs if args.loudness else None,
-                            true_peak_dbtp=args.true_peak_dbtp, stems=args.stems, overwrite=args.overwrite)
-    progress = None if args.json else _progress_printer()
+    options = render_options_from_args(args, media_roots=tuple(args.media_root), remaps=tuple(args.remap))
+    progress = None if args.json or getattr(args, "quiet", False) else _progress_printer()
     report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress)
     lines = [f"{len(report['clips'])} clip(s) rendered -> {report['timeline_out']}"]
     lines += [f"  skipped {s['name']} ({s['id']}): {s['reason']}" for s in report["skipped"]]
@@ -84,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_range(text: str, timeline_path: str) -> tuple[float, float]:
     """'12.5-20' (seconds from the timeline start) or '01:00:10:00-01:00:20:00' (timecodes, global start included)."""
-    from ..timeline.plan import global_start_s, read_timeline, timeline_rate
-
     parts = text.split("-")
     if len(parts) != 2:
         raise InvalidParameter(f"--range {text!r} must look like START-END (seconds or HH:MM:SS:FF timecodes)")

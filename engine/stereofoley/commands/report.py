@@ -6,7 +6,7 @@ import argparse
 
 from tqdm import tqdm
 
-from ..report import write_report
+from ..evaluation.report import write_report
 from .common import emit
 
 

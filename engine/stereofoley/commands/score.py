@@ -8,8 +8,10 @@ from pathlib import Path
 
 from ..audio import read_audio
 from ..errors import InvalidParameter, MediaNotFound
-from ..metric import ESTIMATORS, MetricSettings, analyze_audio, expected_from_tracks, expected_position, score
+from ..evaluation.metric import ESTIMATORS, MetricSettings, analyze_audio, expected_from_tracks, expected_position, score
 from .common import add_spatial_arguments, emit, spatial_settings_from_args
+from ..vision import read_tracks
+from ..vision import analyze_video
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,12 +44,8 @@ def run(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             raise MediaNotFound(f"file not found: {path}")
     if args.tracks:
-        from ..vision import read_tracks
-
         analysis = read_tracks(args.tracks)
     else:
-        from ..vision import analyze_video
-
         analysis = analyze_video(args.video, start_s=args.start_s, end_s=args.end_s, detector=args.detector,
                                  weights=args.weights, hfov_deg=settings.hfov_deg)
     objects = expected_from_tracks(analysis.tracks, settings)

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter
-from ..transport.osc import (DEFAULT_PORT, DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT, EngineServer,
-                             ServerConfig, default_roots)
+from ..files import default_roots
+from ..transport.codec import DEFAULT_PORT, DEFAULT_REAPER_FEEDBACK_PORT, DEFAULT_REAPER_PORT
+from ..transport.server import EngineServer, ServerConfig
 
 TOKEN_ENV = "STEREOFOLEY_TOKEN"
 

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from .. import SAMPLE_RATE_HZ
-from ..audio import read_mono, write_wav
-from ..errors import OutputExists
-from ..render import SoundObject, peak_dbfs, render_mix
-from ..trajectory import read_trajectory
+from ..spatial.trajectory import read_trajectory
+from ..usecases.spatialize import spatialize_file
 from .common import add_output_arguments, add_spatial_arguments, emit, spatial_settings_from_args
 
 
@@ -34,22 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = spatial_settings_from_args(args)
     trajectory = read_trajectory(args.trajectory, settings)
-    source = read_mono(args.source)
-
-    if Path(args.output).exists() and not args.overwrite:  # fail before rendering, not after
-        raise OutputExists(f"{args.output} already exists; pass --overwrite to replace it")
-    stereo = render_mix([SoundObject("source", source, trajectory)], settings, source.size)
-    path = write_wav(args.output, stereo, subtype=settings.output_subtype, overwrite=args.overwrite)
-    summary = {
-        "ok": True,
-        "output": str(path.resolve()),
-        "sample_rate_hz": SAMPLE_RATE_HZ,
-        "channels": 2,
-        "samples": int(stereo.shape[1]),
-        "duration_s": stereo.shape[1] / SAMPLE_RATE_HZ,
-        "peak_dbfs": round(peak_dbfs(stereo), 2),
-        "latency_samples": 0,  # the dry path adds none (tests/spatial: an impulse lands on its own sample)
-        "settings": settings.to_dict(),
-    }
-    emit(args, summary, f"wrote {path} ({summary['duration_s']:.3f} s, 48 kHz stereo, peak {summary['peak_dbfs']} dBFS)")
+    summary = spatialize_file(args.source, trajectory, args.output, settings=settings, overwrite=args.overwrite)
+    emit(args, summary, f"wrote {summary['output']} ({summary['duration_s']:.3f} s, 48 kHz stereo, "
+                        f"peak {summary['peak_dbfs']} dBFS)")
     return 0

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from tqdm import tqdm
 
-from ..dataset import ItemConfig, build_dataset, build_from_videos
+from ..evaluation.dataset import ItemConfig, build_dataset, build_from_videos
 from ..errors import InvalidParameter
 from .common import add_spatial_arguments, emit, spatial_settings_from_args
 

@@ -7,24 +7,31 @@ import contextlib
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..config import user_cache_dir
 from ..errors import InvalidParameter
-from ..vision import DETECTORS, DetectorOptions, default_cache_dir
+from ..vision import DETECTORS, DetectorOptions
 from ..vision.options import DEFAULT_CONF, DEFAULT_DETECT_FPS, DEFAULT_IOU, check_imgsz, parse_classes
-from ..vision.track import TRACKERS
+from ..vision.tracker import TRACKERS
 from .progress import progress
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """VIDEO, --start, --end and the analysis flags."""
     parser.add_argument("video", help="video file (any format FFmpeg reads)")
     parser.add_argument("--start", dest="start_s", type=float, help="range start in media seconds (default: media start)")
     parser.add_argument("--end", dest="end_s", type=float, help="range end in media seconds (default: media end)")
+
+
+def add_analysis_arguments(parser: argparse.ArgumentParser, *, max_objects: bool = True) -> None:
     group = parser.add_argument_group("analysis")
     group.add_argument("--detector", choices=DETECTORS, default="auto",
                        help="auto (YOLO when weights are on disk, else motion), yolo, or motion (default auto)")
     group.add_argument("--weights", help="YOLO weights (.pt); default yolo11n.pt in the working folder or $STEREOFOLEY_MODELS")
     group.add_argument("--analysis-fps", type=float, default=10.0, help="frames analysed per second (default 10)")
     group.add_argument("--tracker", choices=TRACKERS, default="bytetrack", help="identity tracker (default bytetrack)")
-    group.add_argument("--cache-dir", help=f"analysis cache folder (default {default_cache_dir()})")
+    if max_objects:
+        group.add_argument("--max-objects", type=int, default=4, help="sounding objects per clip (default 4)")
+    group.add_argument("--cache-dir", help=f"analysis cache folder (default {user_cache_dir('vision')})")
     group.add_argument("--no-cache", action="store_true", help="always analyse; neither read nor write the cache")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
@@ -81,7 +88,7 @@ def detector_options_from_args(args: argparse.Namespace) -> DetectorOptions:
 def cache_dir_from_args(args: argparse.Namespace):
     if args.no_cache:
         return None
-    return args.cache_dir or default_cache_dir()
+    return args.cache_dir or user_cache_dir("vision")
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import SAMPLE_RATE_HZ
 from ..errors import InvalidAudio, InvalidParameter, MediaNotFound, SourceUnavailable
-from ..spatial import resample
+from ..audio import resample
 
 PAD_S = 0.05  # decoded on each side of the range so the resampler's edges fall outside it
 _SCALE = {"u8": None, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0, "flt": 1.0, "dbl": 1.0}

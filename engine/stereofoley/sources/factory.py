@@ -24,9 +24,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..audio import check_mono
 from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
-from ..spatial import check_mono
-from . import synth
+from . import generator, synth
+from .clip_audio import audio_stream_count, extract_clip_audio
+from .generator import GeneratorRequest, prompt_for, run_generator
+from .library import LibrarySource, load_class_map, scan_library
 from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of, voice_for_class
 
 log = logging.getLogger(__name__)
@@ -41,9 +44,9 @@ def parse_sources(spec: str) -> tuple[str, ...]:
     for name in names:
         if name in ("synth", "library", "clip-audio") or (name.lower().startswith("generator:") and len(name) > len("generator:")):
             continue
-        raise InvalidParameter(f"source {name!r} in --sources {spec!r} is not one of {', '.join(PROVIDER_NAMES)}")
+        raise InvalidParameter(f"source {name!r} in sources={spec!r} is not one of {', '.join(PROVIDER_NAMES)}")
     if len(set(names)) != len(names):
-        raise InvalidParameter(f"--sources {spec!r} names a provider twice")
+        raise InvalidParameter(f"sources={spec!r} names a provider twice")
     return names
 
 
@@ -97,7 +100,7 @@ def make_source_for(
     cache_dir: str | os.PathLike | None = None,
     hfov_deg: float | None = None,
 ) -> ProviderChain:
-    """A `source_for(track, n_samples) -> mono float32` for `pipeline.render_clip` (contract 2).
+    """A `source_for(track, n_samples) -> mono float32` for the clip use case (docs/contracts.md).
 
     libraries: folders for `library`; class_map: a user file overriding the COCO → UCS map; follow: for
     `clip-audio`, the track id (int) or class name (str) the production audio follows (default: the most salient
@@ -131,10 +134,8 @@ def _build(name: str, **kw: Any) -> Callable[[Any, int, Motion, bool], np.ndarra
 
 
 def _library_provider(*, libraries, seed, class_map, cache_dir, **_: Any):
-    from .library import LibrarySource, load_class_map, scan_library
-
     if not libraries:
-        raise InvalidParameter("--sources library needs at least one --library DIR")
+        raise InvalidParameter("sources='library' needs at least one folder in libraries")
     source = LibrarySource(scan_library(libraries, cache_dir=cache_dir), load_class_map(class_map), seed)
 
     def provide(track: Any, n: int, motion: Motion, last: bool) -> np.ndarray:
@@ -147,12 +148,10 @@ def _library_provider(*, libraries, seed, class_map, cache_dir, **_: Any):
 
 
 def _clip_audio_provider(*, media_path, media_start_s, follow, tracks, **_: Any):
-    from .clip_audio import audio_stream_count, extract_clip_audio
-
     if media_path is None:
-        raise InvalidParameter("--sources clip-audio needs the clip's media file")
+        raise InvalidParameter("sources='clip-audio' needs the clip's media file")
     if audio_stream_count(media_path) == 0:  # before any analysis, and a fallback can take over
-        raise SourceUnavailable(f"{media_path} has no audio stream for --sources clip-audio")
+        raise SourceUnavailable(f"{media_path} has no audio stream for sources='clip-audio'")
     if not math.isfinite(media_start_s) or media_start_s < 0:
         raise InvalidParameter(f"media_start_s={media_start_s} must be finite and >= 0 s")
     followed: dict[str, int] = {}
@@ -180,9 +179,7 @@ def _clip_audio_provider(*, media_path, media_start_s, follow, tracks, **_: Any)
 
 
 def _generator_provider(gen_name: str, *, seed, media_path, media_start_s, prompt, **_: Any):
-    from .generator import GeneratorRequest, load_generator, prompt_for, run_generator
-
-    generate = load_generator(gen_name)
+    generate = generator.load_generator(gen_name)  # looked up at build time (plug-ins may be added at run time)
 
     def provide(track: Any, n: int, motion: Motion, last: bool) -> np.ndarray:
         request = GeneratorRequest(

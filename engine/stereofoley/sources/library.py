@@ -32,6 +32,7 @@ import soundfile as sf
 
 from .. import SAMPLE_RATE_HZ
 from ..audio import read_mono
+from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, MediaNotFound, SourceUnavailable
 from ..files import write_text_atomic
 
@@ -167,17 +168,12 @@ class Library:
     stats: ScanStats = field(default=ScanStats(0, 0, 0))
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stereofoley" / "library-index"
-
-
 def scan_library(roots: Iterable[str | os.PathLike], *, cache_dir: str | os.PathLike | None = None) -> Library:
     """Index every audio file under the roots (recursively), reusing the on-disk cache where files are unchanged."""
     roots = tuple(str(Path(r).expanduser().resolve()) for r in roots)
     if not roots:
-        raise InvalidParameter("no library folder given; pass --library DIR")
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        raise InvalidParameter("no library folder given; set libraries")
+    cache = Path(cache_dir) if cache_dir is not None else user_cache_dir("library-index")
     entries: list[LibraryEntry] = []
     skipped: list[tuple[str, str]] = []
     parsed = reused = removed = 0

@@ -1,7 +1,7 @@
 """Motion features of a tracked object, and the documented rules that turn them into voice levels.
 
 Every provider sees the same `Motion`: audio-rate curves of the object's speed and presence, derived from the
-track fields of contract 1 (`times_s`, `x_norm`, `distance_m`). Speed in metres per second is estimated from
+track fields of docs/contracts.md §1 (`times_s`, `x_norm`, `distance_m`). Speed in metres per second is estimated from
 the picture: the horizontal speed of the box centre times the width of the frame at the object's distance
 (2·d·tan(hfov/2) metres), combined with the change of distance. Tracker jitter is smoothed over 0.3 s.
 
@@ -100,7 +100,7 @@ class Motion:
 
 
 def motion_of(track: Any, n_samples: int, *, hfov_deg: float = DEFAULT_HFOV_DEG) -> Motion:
-    """Speed and presence of a track (contract-1 fields: times_s, x_norm, distance_m) over n_samples at 48 kHz."""
+    """Speed and presence of a track (docs/contracts.md §1 fields: times_s, x_norm, distance_m) over n_samples at 48 kHz."""
     if n_samples < 0:
         raise InvalidParameter(f"n_samples={n_samples} must be >= 0")
     times = np.asarray(track.times_s, dtype=np.float64).reshape(-1)

@@ -30,7 +30,7 @@ class MediaSearch:
     def parse_remap(rule: str) -> tuple[str, str]:
         old, sep, new = rule.partition("=")
         if not sep or not old:
-            raise InvalidParameter(f"--remap {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
+            raise InvalidParameter(f"remaps entry {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
         return old, new
 
 

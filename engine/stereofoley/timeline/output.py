@@ -9,24 +9,18 @@ clips, with gaps elsewhere. Each Foley clip references its WAV by absolute file 
 from __future__ import annotations
 
 import copy
-import io
 import json
-import os
-import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import opentimelineio as otio
-import soundfile as sf
 from opentimelineio import url_utils
 
-from .. import SAMPLE_RATE_HZ
-from ..errors import InvalidAudio, InvalidParameter
-from ..files import atomic_output, write_text_atomic
+from ..files import write_text_atomic
 from .timemap import rational, seconds, time_range
+from .plan import timeline_rate
 
 FOLEY_TRACK_NAME = "StereoFoley"
 METADATA_KEY = "stereofoley"
@@ -151,8 +145,6 @@ def write_fcp_xml(timeline: otio.schema.Timeline, pictures: Sequence, path: Path
 
 
 def _flat_for_xml(timeline: otio.schema.Timeline, pictures: Sequence) -> otio.schema.Timeline:
-    from .plan import timeline_rate
-
     rate = timeline_rate(timeline)
     flat = otio.schema.Timeline(name=timeline.name, global_start_time=timeline.global_start_time)
     video = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
@@ -176,59 +168,3 @@ def _flat_for_xml(timeline: otio.schema.Timeline, pictures: Sequence) -> otio.sc
         if is_foley_track(track):
             flat.tracks.append(copy.deepcopy(track))
     return flat
-
-
-# ----------------------------------------------------------------------------------------------------- BWF
-_BEXT_FIXED = struct.Struct("<256s32s32s10s8sIIH64s190s")  # EBU Tech 3285 v1: 602 bytes before CodingHistory
-
-
-def write_bwf(path: str | os.PathLike, audio: np.ndarray, *, time_reference_samples: int, description: str = "",
-              subtype: str = "PCM_24", overwrite: bool = False) -> Path:
-    """A 48 kHz WAV with a Broadcast Wave `bext` chunk whose TimeReference (samples since midnight) places
-    it at its record timecode in hosts that spot by timecode. Written atomically."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim != 2:
-        raise InvalidParameter(f"audio to write has shape (channels, n), got {audio.shape}")
-    if not np.isfinite(audio).all():
-        raise InvalidAudio("refusing to write audio with NaN/inf samples")
-    if time_reference_samples < 0:
-        raise InvalidParameter(f"time_reference_samples={time_reference_samples} must not be negative")
-    buffer = io.BytesIO()
-    sf.write(buffer, audio.T, SAMPLE_RATE_HZ, subtype=subtype, format="WAV")
-    data = _with_bext(buffer.getvalue(), time_reference_samples, description)
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
-
-
-def _with_bext(wav: bytes, time_reference: int, description: str) -> bytes:
-    if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
-        raise InvalidAudio("not a RIFF/WAVE stream")
-    bext = _BEXT_FIXED.pack(
-        description.encode("ascii", "replace")[:256], b"StereoFoley", b"", b"", b"",
-        time_reference & 0xFFFFFFFF, time_reference >> 32, 1, b"", b"",
-    )
-    chunk = b"bext" + struct.pack("<I", len(bext)) + bext
-    # Insert right after the fmt chunk (readers expect fmt first; bext may be anywhere before data).
-    offset = 12
-    while offset < len(wav):
-        cid, size = wav[offset:offset + 4], struct.unpack("<I", wav[offset + 4:offset + 8])[0]
-        end = offset + 8 + size + (size & 1)
-        if cid == b"fmt ":
-            body = wav[12:end] + chunk + wav[end:]
-            return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
-        offset = end
-    raise InvalidAudio("WAV stream has no fmt chunk")
-
-
-def read_bwf_time_reference(path: str | os.PathLike) -> int | None:
-    """The bext TimeReference of a WAV file in samples, or None if it has no bext chunk."""
-    data = Path(path).read_bytes()
-    offset = 12
-    while offset + 8 <= len(data):
-        cid, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
-        if cid == b"bext":
-            low, high = struct.unpack("<II", data[offset + 8 + 338: offset + 8 + 346])
-            return low | (high << 32)
-        offset += 8 + size + (size & 1)
-    return None

@@ -20,10 +20,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..automation import Curve
+from ..spatial.automation import Curve
 from ..config import SpatialSettings
 from ..errors import InvalidOscMessage, InvalidParameter
-from ..spatial import distance_gain
+from ..spatial.dsp import distance_gain
 
 SEEK_THRESHOLD_S = 0.25  # a /time further than this from the extrapolated playhead is a seek: jump to it
 SLEW = 0.25  # otherwise move this share of the way to REAPER's time at each /time (smooths feedback jitter)

@@ -3,7 +3,7 @@ jitter buffer that reorders, detects loss and conceals gaps without clicks.
 
 Packet: `/stereofoley/audio ,iihiib stream_id seq sample_offset(int64) rate_hz channels payload`, where the
 payload is little-endian float32, frames interleaved (L R L R ...). Its size is chosen so the whole datagram stays
-under `max_datagram_bytes` (8192 on loopback, 1400 elsewhere: see osc.max_datagram_for).
+under `max_datagram_bytes` (8192 on loopback, 1400 elsewhere: see security.max_datagram_for).
 End of stream: `/stereofoley/audio/end ,iihi stream_id n_packets total_frames rate_hz`, sent three times.
 
 Concealment (stated bound): a missing stretch is filled by ramping the last good sample to 0 over `fade_frames`,
@@ -25,7 +25,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from .. import SAMPLE_RATE_HZ
 from ..errors import InvalidOscMessage
-from .osc import MAX_DATAGRAM_LOOPBACK, decode_message, encode_message
+from .codec import MAX_DATAGRAM_LOOPBACK, decode_message, encode_message
 
 AUDIO_ADDRESS = "/stereofoley/audio"
 END_ADDRESS = "/stereofoley/audio/end"

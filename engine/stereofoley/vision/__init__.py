@@ -4,7 +4,7 @@ decode (PyAV) → detect (YOLO or motion) → track (ByteTrack / BoT-SORT) → t
 distance). `analyze_video` runs all of it; `write_tracks` / `read_tracks` keep the result as tracks.json.
 """
 
-from .analyze import analysis_key, analyze_video, default_cache_dir
+from .analyze import analysis_key, analyze_video
 from .cache import AnalysisCache
 from .decode import MediaInfo, probe
 from .detect import DEFAULT_WEIGHTS, Detections, MotionDetector, YoloDetector, detector_from_options, make_detector
@@ -14,5 +14,5 @@ from .tracks import Analysis, ObjectTrack, read_tracks, write_tracks
 __all__ = [
     "Analysis", "AnalysisCache", "DEFAULT_WEIGHTS", "DETECTORS", "DetectorOptions", "Detections", "MediaInfo",
     "MotionDetector", "ObjectTrack", "YoloDetector", "analysis_key", "analyze_video", "auto_imgsz",
-    "default_cache_dir", "detector_from_options", "make_detector", "probe", "read_tracks", "write_tracks",
+    "detector_from_options", "make_detector", "probe", "read_tracks", "write_tracks",
 ]

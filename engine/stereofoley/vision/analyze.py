@@ -18,10 +18,10 @@ from .cache import AnalysisCache
 from .decode import iter_frames, prefetched, probe, resolve_range
 from .detect import Detections, Detector, DetectorPlan, plan_detector
 from .options import DetectorOptions
+from .placement import build_track
 from .propagate import SparseDetection
-from .track import CutDetector, make_tracker, update_tracker
+from .tracker import CutDetector, make_tracker, update_tracker
 from .tracks import DEFAULT_HFOV_DEG, Analysis
-from .trajectory import build_track
 
 log = logging.getLogger("stereofoley.vision")
 
@@ -201,9 +201,3 @@ def media_digest(path: Path, cache_dir: Path) -> str:
     return AnalysisCache(Path(cache_dir)).media_digest(Path(path))
 
 
-def default_cache_dir() -> Path:
-    """$STEREOFOLEY_CACHE, else $XDG_CACHE_HOME/stereofoley/vision, else ~/.cache/stereofoley/vision."""
-    if os.environ.get("STEREOFOLEY_CACHE"):
-        return Path(os.environ["STEREOFOLEY_CACHE"]) / "vision"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "stereofoley" / "vision"

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InvalidParameter, MissingWeights
 from .options import DEFAULT_CONF, DEFAULT_IOU, DETECTORS, DetectorOptions, auto_imgsz, check_imgsz, parse_classes
+from .ultralytics_env import import_ultralytics
 
 log = logging.getLogger("stereofoley.vision")
 
@@ -157,7 +158,7 @@ def _missing_weights_message(weights: str | os.PathLike | None) -> str:
     return (
         f"YOLO weights {str(name)!r} not found (looked in the working folder, ${WEIGHTS_ENV} and "
         f"~/.cache/stereofoley/models); nothing is downloaded at run time: fetch the file once (e.g. from "
-        f"https://github.com/ultralytics/assets/releases) and pass --weights PATH, or use --detector motion"
+        f"https://github.com/ultralytics/assets/releases) and set weights=PATH, or use detector=motion"
     )
 
 
@@ -184,9 +185,7 @@ class YoloDetector:
         path = find_weights(weights)
         if path is None:
             raise MissingWeights(_missing_weights_message(weights))
-        # Never let ultralytics reach the network (update checks, asset downloads): set before it is imported.
-        os.environ.setdefault("YOLO_OFFLINE", "1")
-        from ultralytics import YOLO
+        YOLO = import_ultralytics().YOLO
 
         try:
             self._model = YOLO(str(path.resolve()), task="detect")

@@ -13,7 +13,7 @@ import numpy as np
 from ..config import SpatialSettings
 from ..errors import InvalidParameter
 from ..files import write_text_atomic
-from ..trajectory import Trajectory, pan_from_x
+from ..spatial.trajectory import Trajectory, pan_from_x
 
 TRACKS_FORMAT_VERSION = 1
 SILENT_GAIN_DB = -90.0  # an object before it appears and after it leaves

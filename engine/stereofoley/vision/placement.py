@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.signal
 
-from ..trajectory import azimuth_from_x
+from ..spatial.trajectory import azimuth_from_x
 from .tracks import DEFAULT_HFOV_DEG, ObjectTrack, vertical_fov_deg
 
 EDGE_EXTRAPOLATION_S = 0.3

@@ -8,9 +8,9 @@ from typing import Sequence
 import numpy as np
 import scipy.ndimage
 
-from . import SAMPLE_RATE_HZ
-from .config import SpatialSettings
-from .spatial import add_diffuse, spatialize_object
+from .. import SAMPLE_RATE_HZ
+from ..config import SpatialSettings
+from .dsp import add_diffuse, spatialize_object
 from .trajectory import Trajectory
 
 LIMITER_WINDOW_MS = 5.0  # look-ahead and release of the safety limiter
@@ -18,11 +18,20 @@ LIMITER_WINDOW_MS = 5.0  # look-ahead and release of the safety limiter
 
 @dataclass(frozen=True, eq=False)
 class SoundObject:
-    """A mono 48 kHz source and where it is over time (times relative to the start of the render)."""
+    """One sounding object: a mono 48 kHz source and where it is over time (times relative to the start of the
+    render), with what it is (class, tracker id) and which provider gave its sound. The one record of an object
+    from the sources to the files; `to_json` is its part of a clip result (docs/contracts.md)."""
 
     name: str
     source: np.ndarray
     trajectory: Trajectory
+    class_name: str = ""
+    track_id: int | None = None
+    provider: str = ""  # the sources provider that served it ("synth", "library", ...), "" when not from one
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "class": self.class_name, "track_id": self.track_id, "source": self.provider,
+                "trajectory": self.trajectory.to_points()}
 
 
 def render_mix(objects: Sequence[SoundObject], settings: SpatialSettings, n_samples: int) -> np.ndarray:

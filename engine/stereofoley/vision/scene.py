@@ -12,9 +12,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import InvalidParameter
-from .vision.tracks import ObjectTrack
-from .vision.trajectory import track_salience
+from ..errors import InvalidParameter
+from .tracks import ObjectTrack
+from .placement import track_salience
 
 MAX_GAP_S = 1.0  # a fragment must start within this of the previous one's end
 MAX_JUMP = 0.15  # ... and within this (of frame width) of where the previous one was heading

@@ -23,9 +23,10 @@ import scipy.fft
 import scipy.signal
 import soxr
 
-from . import SAMPLE_RATE_HZ
-from .config import SpatialSettings
-from .errors import InvalidAudio, InvalidParameter
+from .. import SAMPLE_RATE_HZ
+from ..audio import check_mono, read_audio, resample
+from ..config import SpatialSettings
+from ..errors import InvalidAudio, InvalidParameter
 from .trajectory import Trajectory
 
 # Air absorption runs on a short-time Fourier transform: frames of AIR_FRAME samples, hop AIR_FRAME/2, square-root
@@ -168,7 +169,6 @@ def load_impulse_response(path: str | None) -> np.ndarray:
     if path is None:
         ir = generated_impulse_response()
     else:
-        from .audio import read_audio  # local: audio imports this module's siblings only
 
         data, rate = read_audio(path)
         if data.shape[0] == 1:
@@ -325,30 +325,3 @@ def add_diffuse(dry: np.ndarray, wet_send: np.ndarray, settings: SpatialSettings
     if not settings.diffuse or not np.any(wet_send):
         return dry
     return (dry + convolve_send_half_rate(wet_send, diffuse_ir(settings.impulse_response_path))).astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------------ helpers
-def resample(x: np.ndarray, rate_hz: int) -> np.ndarray:
-    """Resample (channels, n) or (n,) to 48 kHz with soxr (VHQ); length is round(n · 48000 / rate)."""
-    if rate_hz <= 0:
-        raise InvalidAudio(f"sample rate {rate_hz} Hz is not positive")
-    x = np.asarray(x, dtype=np.float32)
-    if rate_hz == SAMPLE_RATE_HZ:
-        return x
-    target = int(round(x.shape[-1] * SAMPLE_RATE_HZ / rate_hz))
-    # soxr wants (frames, channels)
-    y = soxr.resample(np.ascontiguousarray(np.atleast_2d(x).T), rate_hz, SAMPLE_RATE_HZ, quality="VHQ").T
-    y = y[:, :target] if y.shape[1] >= target else np.pad(y, ((0, 0), (0, target - y.shape[1])))
-    return (y[0] if x.ndim == 1 else y).astype(np.float32)
-
-
-def check_mono(source: np.ndarray) -> np.ndarray:
-    x = np.asarray(source)
-    if x.ndim != 1:
-        raise InvalidAudio(f"a mono source has shape (n,), got {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise InvalidAudio(f"audio samples must be numbers, got {x.dtype}")
-    bad = np.flatnonzero(~np.isfinite(x))
-    if bad.size:
-        raise InvalidAudio(f"source has {bad.size} NaN/inf samples (first at sample {bad[0]})")
-    return x.astype(np.float32, copy=False)

@@ -28,14 +28,20 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.signal
 
-from . import SAMPLE_RATE_HZ
-from .audio import read_mono, write_wav
-from .config import PRESETS, SpatialSettings
-from .errors import InvalidParameter, MediaNotFound, OutputExists
-from .files import write_text_atomic
-from .render import SoundObject, render_mix
-from .spatial import resample
-from .trajectory import Trajectory, pan_from_x
+from .. import SAMPLE_RATE_HZ
+from ..audio import read_mono, write_wav
+from ..config import PRESETS, SpatialSettings
+from ..errors import InvalidParameter, MediaNotFound, OutputExists
+from ..files import write_text_atomic
+from ..spatial.mix import SoundObject, render_mix
+from ..audio import resample
+from ..spatial.trajectory import Trajectory, pan_from_x
+from .synthetic import BACKGROUNDS, Scene, Sprite
+from .synthetic import write_video
+from ..vision.scene import select_objects
+from ..vision import analyze_video, write_tracks
+from ..audio import read_audio
+from .metric import ExpectedObject, MetricSettings, score_audio
 
 DATASET_VERSION = 1
 SILENT_GAIN_DB = -90.0  # an object that does not exist (yet, or any more)
@@ -143,8 +149,6 @@ def item_rng(seed: int, index: int) -> np.random.Generator:
 
 def random_scene(seed: int, index: int, config: ItemConfig = ItemConfig()):
     """The scene of item `index`, with each object's class, sound, gain and source. Pure in (seed, index)."""
-    from .synthetic import BACKGROUNDS, Scene, Sprite
-
     rng = item_rng(seed, index)
     d = config.duration_s
     vfov_tan2 = 2.0 * math.tan(math.radians(config.settings.hfov_deg) / 2.0) * config.height / config.width
@@ -229,8 +233,6 @@ def _round(values: np.ndarray, digits: int = 6) -> list:
 
 def make_item(index: int, out_dir: str, seed: int = 0, config: ItemConfig = ItemConfig(), overwrite: bool = False) -> dict:
     """Generate, render and write item `index`; return its manifest entry (paths relative to out_dir)."""
-    from .synthetic import write_video
-
     root = Path(out_dir)
     item_id = f"{index:05d}"
     rel = Path("items") / item_id
@@ -316,7 +318,7 @@ def run_tasks(fn: Callable[..., dict], args: Sequence[tuple], *, scheduler: str 
 def _prepare(out_dir: str | Path, overwrite: bool) -> Path:
     root = Path(out_dir)
     if (root / "manifest.json").exists() and not overwrite:
-        raise OutputExists(f"{root} already holds a dataset (manifest.json); pass --overwrite to replace it")
+        raise OutputExists(f"{root} already holds a dataset (manifest.json); set overwrite=True to replace it")
     if root.exists() and not root.is_dir():
         raise OutputExists(f"{root} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)
@@ -347,8 +349,6 @@ def build_dataset(n: int, out_dir: str | Path, *, seed: int = 0, config: ItemCon
 def make_item_from_video(index: int, out_dir: str, video: str, audio: str, settings: SpatialSettings = SpatialSettings(),
                          detector: str = "auto", overwrite: bool = False) -> dict:
     """Track `video`, put the mono `audio` on its most salient object, render; write the item like make_item."""
-    from .scene import select_objects
-    from .vision import analyze_video, write_tracks
 
     root = Path(out_dir)
     item_id = f"{index:05d}"
@@ -410,8 +410,6 @@ def build_from_videos(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike
 
 def item_score(root: str | Path, entry: dict, **metric_overrides: Any):
     """Score an item's mixture against its own ground truth (trajectories and sources)."""
-    from .audio import read_audio
-    from .metric import ExpectedObject, MetricSettings, score_audio
 
     root = Path(root)
     truth = json.loads((root / entry["truth"]).read_text(encoding="utf-8"))

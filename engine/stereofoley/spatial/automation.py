@@ -11,9 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import SpatialSettings
-from .errors import InvalidParameter
-from .spatial import distance_gain
+from ..config import SpatialSettings
+from ..errors import InvalidParameter
+from .dsp import distance_gain
 from .trajectory import Trajectory
 
 

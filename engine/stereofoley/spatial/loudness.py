@@ -17,7 +17,7 @@ import soxr
 
 from .. import SAMPLE_RATE_HZ
 from ..errors import InvalidAudio, InvalidParameter
-from ..render import limit
+from .mix import limit
 
 DEFAULT_TARGET_LUFS = -23.0  # EBU R128 broadcast programme level
 DEFAULT_TRUE_PEAK_DBTP = -1.0

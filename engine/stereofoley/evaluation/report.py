@@ -20,15 +20,19 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import SAMPLE_RATE_HZ
-from .audio import read_audio
-from .automation import Curve
-from .config import SpatialSettings
-from .errors import InvalidParameter, MediaNotFound, OutputExists
-from .files import atomic_output, read_json, write_text_atomic
+from .. import SAMPLE_RATE_HZ
+from ..audio import read_audio
+from ..spatial.automation import Curve
+from ..config import SpatialSettings
+from ..errors import InvalidParameter, MediaNotFound, OutputExists
+from ..files import atomic_output, read_json, write_text_atomic
 from .metric import AudioAnalysis, MetricSettings, analyze_audio
-from .spatial import resample
-from .trajectory import pan_from_x
+from ..audio import resample
+from ..spatial.trajectory import pan_from_x
+from ..vision import read_tracks
+from ..spatial.automation import curves_for
+from ..spatial.trajectory import Trajectory
+from ..vision.decode import iter_frames, probe, scaled_size
 
 PREVIEW_FPS = Fraction(25)  # when there is no picture: a meter-only preview
 PREVIEW_SIZE = (480, 270)
@@ -134,8 +138,6 @@ def _clip_from_entry(entry: dict, base: Path) -> ReportClip:
 
 def boxes_from_tracks_file(path: Path) -> tuple[BoxTrack, ...]:
     """Boxes from a vision tracks.json (times relative to the analysis start)."""
-    from .vision import read_tracks  # the vision stage owns the format
-
     analysis = read_tracks(path)
     return tuple(
         BoxTrack(t.track_id, f"{t.track_id} {t.class_name}", np.asarray(t.times_s), np.asarray(t.xyxy_norm))
@@ -145,8 +147,6 @@ def boxes_from_tracks_file(path: Path) -> tuple[BoxTrack, ...]:
 
 def clips_from_dataset(manifest_path: Path) -> list[ReportClip]:
     """One clip per synth-dataset item: the item's video, mix, ground-truth curves and boxes."""
-    from .automation import curves_for
-    from .trajectory import Trajectory
 
     base = manifest_path.parent
     manifest = _read_json(manifest_path)
@@ -232,7 +232,6 @@ def _frames(clip: ReportClip, duration_s: float) -> tuple[Fraction, tuple[int, i
                 yield k / float(PREVIEW_FPS), np.full((h, w, 3), 24, dtype=np.uint8)
 
         return PREVIEW_FPS, (w, h), blank
-    from .vision.decode import iter_frames, probe, scaled_size  # the vision stage owns decoding
 
     info = probe(clip.media)
     fps = info.fps if info.fps else PREVIEW_FPS
@@ -352,7 +351,7 @@ def write_report(result_dir: str | Path, out_dir: str | Path | None = None, *, o
     out = Path(out_dir) if out_dir is not None else Path(result_dir) / "report"
     index = out / "index.html"
     if index.exists() and not overwrite:
-        raise OutputExists(f"{index} already exists; pass --overwrite to replace it")
+        raise OutputExists(f"{index} already exists; set overwrite=True to replace it")
     rows, summary = [], []
     for i, clip in enumerate(clips):
         outputs = render_clip_report(clip, out, overwrite=overwrite)

@@ -23,10 +23,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import scipy.signal
 
-from .config import SpatialSettings
-from .errors import InvalidAudio, InvalidParameter
-from .spatial import distance_gain, pan_gains
-from .trajectory import Trajectory
+from ..config import SpatialSettings
+from ..errors import InvalidAudio, InvalidParameter
+from ..spatial.dsp import distance_gain, pan_gains
+from ..spatial.trajectory import Trajectory
 
 ESTIMATORS = ("primary", "ild", "index")
 _TINY = 1e-20  # energy below which a window or a time–frequency bin carries no information

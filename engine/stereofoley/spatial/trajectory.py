@@ -14,9 +14,9 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .config import SpatialSettings
-from .errors import InvalidTrajectory
-from .files import read_json
+from ..config import SpatialSettings
+from ..errors import InvalidTrajectory
+from ..files import read_json
 
 
 @dataclass(frozen=True, eq=False)

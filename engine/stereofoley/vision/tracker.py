@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InvalidParameter
 from .detect import Detections
+from .ultralytics_env import import_ultralytics
 
 TRACKERS = ("bytetrack", "botsort")
 
@@ -45,6 +46,7 @@ def make_tracker(kind: str = "bytetrack", *, lost_frames: int = 10):
     """A fresh ultralytics tracker; lost tracks are kept `lost_frames` analysed frames before removal."""
     if kind not in TRACKERS:
         raise InvalidParameter(f"tracker={kind!r} is not allowed; choose one of {', '.join(TRACKERS)}")
+    import_ultralytics()
     from ultralytics.trackers.bot_sort import BOTSORT
     from ultralytics.trackers.byte_tracker import BYTETracker
     from ultralytics.utils import IterableSimpleNamespace

@@ -24,8 +24,8 @@ import av
 import cv2
 import numpy as np
 
-from .errors import InvalidParameter
-from .files import atomic_output
+from ..errors import InvalidParameter
+from ..files import atomic_output
 
 SHAPES = ("car", "box", "ellipse", "person")
 BACKGROUNDS = ("texture", "flat", "gradient")

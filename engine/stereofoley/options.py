@@ -1,0 +1,150 @@
+"""One options schema for every way of asking for Foley: CLI flags, job JSON and the Python API.
+
+A field's name is its job-JSON key and, with dashes, its CLI flag (`max_objects` <-> `--max-objects`);
+`from_mapping` validates job JSON into it, `commands/common.py` builds it from flags, and both end in the same
+`__post_init__` checks, so a value refused in one place is refused everywhere with the same message. The JSON
+form is documented in docs/contracts.md (job options, version 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .config import SpatialSettings, preset
+from .errors import InvalidParameter
+from .sources.factory import parse_sources
+from .spatial.loudness import check_targets
+from .vision.detect import DETECTORS
+from .vision.tracker import TRACKERS
+
+NEUTRAL_SOURCES = "neutral"  # not a provider: the pipeline's steady pink-noise test source
+MAX_OBJECTS = 32
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render a clip or an edit. `settings` is the spatial renderer's (a preset plus overrides)."""
+
+    settings: SpatialSettings = field(default_factory=SpatialSettings)
+    # analysis
+    detector: str = "auto"
+    weights: str | None = None
+    analysis_fps: float = 10.0
+    tracker: str = "bytetrack"
+    max_objects: int = 4
+    cache: bool = True  # keep analyses in cache_dir, keyed by the media's content and the detector settings
+    cache_dir: str | None = None  # None: the user cache (config.user_cache_dir("vision"))
+    # sources
+    sources: str = "synth"  # a stereofoley.sources spec in fallback order, or "neutral"
+    libraries: tuple[str, ...] = ()  # folders for sources "library"
+    class_map: str | None = None  # a file overriding the class -> UCS category map
+    follow: int | str | None = None  # clip-audio: the track id or class the production audio follows
+    prompt: str | None = None  # generators: a template where {class} is replaced
+    seed: int = 0  # seed of every random choice
+    # loudness (BS.1770) of each rendered clip
+    loudness_lufs: float | None = -23.0  # None: the mix as rendered
+    true_peak_dbtp: float = -1.0
+    # timeline media
+    media_roots: tuple[str, ...] = ()  # folders searched for media by name
+    remaps: tuple[str, ...] = ()  # "OLD=NEW" path-prefix rules, first match wins
+    # outputs
+    stems: bool = True  # each object's mono source beside the mix (hosts put it under the pan/gain curves)
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.settings, SpatialSettings):
+            raise InvalidParameter(f"settings={self.settings!r} must be SpatialSettings")
+        _choice("detector", self.detector, DETECTORS)
+        _choice("tracker", self.tracker, TRACKERS)
+        if not (_number(self.analysis_fps) and 0.5 <= self.analysis_fps <= 120):
+            raise InvalidParameter(f"analysis_fps={self.analysis_fps!r} is outside [0.5, 120] frames per second")
+        if not (_whole(self.max_objects) and 0 <= self.max_objects <= MAX_OBJECTS):
+            raise InvalidParameter(f"max_objects={self.max_objects!r} is outside 0..{MAX_OBJECTS}")
+        if not _whole(self.seed):
+            raise InvalidParameter(f"seed={self.seed!r} must be a whole number")
+        if not isinstance(self.sources, str):
+            raise InvalidParameter(f"sources={self.sources!r} must be a string such as 'library,synth'")
+        if self.sources.strip().lower() == NEUTRAL_SOURCES:
+            object.__setattr__(self, "sources", NEUTRAL_SOURCES)
+        else:
+            parse_sources(self.sources)
+            if "library" in parse_sources(self.sources) and not self.libraries:
+                raise InvalidParameter("sources='library' needs at least one folder in libraries")
+        if self.loudness_lufs is not None:
+            check_targets(self.loudness_lufs, self.true_peak_dbtp)
+        for name in ("libraries", "media_roots", "remaps"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
+                raise InvalidParameter(f"{name}={value!r} must be a list of non-empty strings")
+            object.__setattr__(self, name, tuple(value))
+        for rule in self.remaps:
+            if "=" not in rule or rule.startswith("="):
+                raise InvalidParameter(f"remaps entry {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
+
+    @property
+    def neutral(self) -> bool:
+        return self.sources == NEUTRAL_SOURCES
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> "RenderOptions":
+        """Job-JSON options: every field above by name (tuples as lists), plus "preset" (a named SpatialSettings)
+        and "settings" (SpatialSettings fields on top of the preset). Unknown keys and wrong types are refused."""
+        if not isinstance(raw, Mapping):
+            raise InvalidParameter("options must be an object")
+        known = {f.name: f for f in dataclasses.fields(cls)} | {"preset": None}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise InvalidParameter(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in ("preset", "settings"):
+                continue
+            expected = _JSON_TYPES[key]
+            if value is not None or key not in _NULLABLE:
+                if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                    names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
+                    raise InvalidParameter(f"option {key}={value!r} must be of type {names}")
+            values[key] = tuple(value) if isinstance(value, list) else value
+        base = preset(raw.get("preset", "natural")) if isinstance(raw.get("preset", "natural"), str) else None
+        if base is None:
+            raise InvalidParameter(f"option preset={raw.get('preset')!r} must be a preset name")
+        overrides = raw.get("settings", {})
+        if not isinstance(overrides, Mapping):
+            raise InvalidParameter(f"option settings={overrides!r} must be an object of SpatialSettings fields")
+        try:
+            values["settings"] = dataclasses.replace(base, **dict(overrides)) if overrides else base
+        except TypeError as exc:
+            raise InvalidParameter(f"options.settings has a field SpatialSettings does not know: {exc}") from None
+        return cls(**values)
+
+
+_JSON_TYPES: dict[str, Any] = {
+    "detector": str, "weights": str, "analysis_fps": (int, float), "tracker": str, "max_objects": int, "cache": bool,
+    "cache_dir": str, "sources": str, "libraries": list, "class_map": str, "follow": (int, str), "prompt": str,
+    "seed": int, "loudness_lufs": (int, float), "true_peak_dbtp": (int, float), "media_roots": list, "remaps": list,
+    "stems": bool, "overwrite": bool,
+}
+_NULLABLE = {"weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs"}
+
+# How the CLI spells a parameter that a library error names (errors say `overwrite=True`; cli.py translates).
+CLI_FLAGS = {f"{name}=": f"--{name.replace('_', '-')} " for name in _JSON_TYPES} | {
+    "overwrite=True": "--overwrite", "libraries": "--library", "media_roots": "--media-root", "remaps": "--remap",
+    "loudness_lufs=None": "--no-loudness", "stems=False": "--no-stems", "cache=False": "--no-cache",
+    "allow_remote=True": "--allow-remote", "token=...": "--token", "weights=PATH": "--weights PATH",
+}
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidParameter(f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,58 @@
+"""What a clip renderer is asked for: a media range, the record length in samples, and where it sits in time.
+
+`clip_request` turns a picture clip of an edit into one; `usecases.clip.request_for_media` makes one for a bare
+media range. All rounding to samples happens in `timemap`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import InvalidParameter
+from .media import file_offset_s
+from .plan import PictureClip
+from .timemap import sample_index, sample_span
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """Media seconds are file seconds (0 = the first frame of the file). The audio spans the record range plus
+    the transition handles: n_samples = head_samples + record_samples + tail_samples."""
+
+    clip_id: str
+    name: str
+    media_path: Path
+    media_start_s: float
+    media_end_s: float
+    n_samples: int
+    speed: float = 1.0  # media seconds per record second; 0: a freeze frame (the media range is one frame)
+    head_samples: int = 0
+    tail_samples: int = 0
+    time_reference_samples: int = 0  # BWF TimeReference of the record range's first sample (since midnight)
+
+    def __post_init__(self) -> None:
+        if min(self.n_samples, self.head_samples, self.tail_samples) < 0 or self.record_samples < 0:
+            raise InvalidParameter(f"clip {self.name} ({self.clip_id}): sample counts n={self.n_samples}, "
+                                   f"head={self.head_samples}, tail={self.tail_samples} do not add up")
+
+    @property
+    def record_samples(self) -> int:
+        return self.n_samples - self.head_samples - self.tail_samples
+
+
+def clip_request(c: PictureClip, media_path: Path, global_start_s: Fraction = Fraction(0)) -> ClipRequest:
+    """The request for a picture clip: file seconds (handles included) and exact sample counts."""
+    offset = file_offset_s(c.clip)
+    media_start, media_end = c.media_range_s(with_handles=True)
+    head, tail = (c.head_s, c.tail_s) if c.speed > 0 else (Fraction(0), Fraction(0))
+    first, n_record = sample_span(c.record_start_s, c.record_end_s)
+    head_n = first - sample_index(c.record_start_s - head)
+    tail_n = sample_index(c.record_end_s + tail) - (first + n_record)
+    return ClipRequest(
+        clip_id=c.id, name=c.name, media_path=media_path,
+        media_start_s=float(media_start - offset), media_end_s=float(media_end - offset),
+        speed=float(c.speed), n_samples=head_n + n_record + tail_n, head_samples=head_n, tail_samples=tail_n,
+        time_reference_samples=sample_index(global_start_s + c.record_start_s),
+    )

@@ -1,0 +1,187 @@
+"""`render_timeline`: a timeline in, one frame-exact Foley WAV per selected clip and the editor's files out.
+
+Every clip goes through `usecases.clip.render_clip_files`, the same path as `stereofoley clip` and OSC jobs.
+The clip mixer is a parameter (`mixer`): the default is the vision pipeline; tests pass their own to see exactly
+which media seconds each clip asks for. The report is described in docs/contracts.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+import opentimelineio as otio
+
+from .. import __version__
+from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
+from ..files import write_text_atomic
+from ..options import RenderOptions
+from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR
+from ..timeline.media import MediaSearch, file_offset_s, resolve
+from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_fcp_xml, write_otio
+from ..timeline.plan import PictureClip, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
+from ..timeline.request import clip_request
+from ..timeline.timemap import rate_fraction, rational, sample_index
+from . import clip as clip_usecase
+from ..files import safe_name
+from .clip import ClipMixer, ClipResult, check_outputs_free, render_clip_files
+from stereofoley_adapters import rpp_adapter
+
+Progress = Callable[[float, str], None]
+
+
+def render_timeline(path, out_dir, *, selection: Selection = Selection(), options: RenderOptions = RenderOptions(),
+                    progress: Progress | None = None, mixer: ClipMixer | None = None, write_xml: bool = True,
+                    write_rpp: bool = True) -> dict[str, Any]:
+    """Render every selected clip of the timeline at `path` into `out_dir` and return the JSON report.
+
+    Raises UnsupportedTimeline when the timeline cannot be read, nothing is selected, or no selected clip can
+    be rendered. Clips that cannot be rendered (missing media, generators, analysis errors) are listed under
+    "skipped" with their reason and the report's status is "partial".
+    """
+    t_start = time.perf_counter()
+    path, out_dir = Path(path), Path(out_dir)
+    timeline = read_timeline(path)
+    rate = timeline_rate(timeline)
+    clips = picture_clips(timeline)
+    chosen = select(timeline, clips, selection)
+    if not chosen:
+        raise UnsupportedTimeline(
+            f"{path}: no clips selected ({len(clips)} video clips on enabled tracks; selection {_describe(selection)})"
+        )
+    search = MediaSearch(timeline_dir=path.parent.resolve(), roots=tuple(Path(r) for r in options.media_roots),
+                         remaps=tuple(MediaSearch.parse_remap(r) for r in options.remaps))
+    stem = safe_name(path.name.split(".")[0], 60, default="timeline")
+    outputs = {"otio": out_dir / f"{stem}.stereofoley.otio", "report": out_dir / f"{stem}.stereofoley.json"}
+    if write_xml:
+        outputs["xml"] = out_dir / f"{stem}.stereofoley.xml"
+    if write_rpp:
+        outputs["rpp"] = out_dir / f"{stem}.stereofoley.rpp"
+
+    skipped: list[dict[str, str]] = []
+    planned: list[tuple[PictureClip, Path]] = []
+    for c in chosen:
+        found = resolve(c.clip.media_reference, search)
+        if found.path is None:
+            skipped.append({"id": c.id, "name": c.name, "reason": found.reason})
+        else:
+            planned.append((c, found.path))
+    if not planned:
+        raise UnsupportedTimeline(f"{path}: none of the {len(chosen)} selected clips can be rendered: "
+                                  + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
+    wav_paths = {c.id: out_dir / f"{safe_name(Path(c.name).stem if '.' in c.name else c.name, 60)}_{c.id.replace('.', '-')}.wav"
+                 for c, _ in planned}
+    if not options.overwrite:  # fail before rendering anything, never after an hour of work
+        for target in outputs.values():
+            if target.exists():
+                raise OutputExists(f"{target} already exists; set overwrite=True to replace it")
+        for wav in wav_paths.values():
+            check_outputs_free(wav, wav.with_suffix(".tracks.json"), False)
+    t_planned = time.perf_counter()
+
+    g0 = global_start_s(timeline)
+    rendered: list[FoleyClip] = []
+    report_clips: list[dict[str, Any]] = []
+    for k, (c, media_path) in enumerate(planned):
+        if progress:
+            progress(k / len(planned), f"clip {k + 1}/{len(planned)}: {c.name}")
+        request = clip_request(c, media_path, g0)
+        wav = wav_paths[c.id]
+        try:
+            result = render_clip_files(request, options, wav, tracks=wav.with_suffix(".tracks.json"),
+                                       mixer=mixer or clip_usecase.mix_clip)
+        except (StereoFoleyError, OSError, RuntimeError, ValueError) as exc:
+            skipped.append({"id": c.id, "name": c.name, "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        entry, summary = _foley_clip(c, result, g0, rate, options)
+        rendered.append(entry)
+        report_clips.append(summary)
+    if not rendered:
+        raise UnsupportedTimeline(f"{path}: no clip could be rendered: "
+                                  + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
+    t_rendered = time.perf_counter()
+
+    # Re-rendering some clips keeps the Foley clips an earlier run wrote for the others.
+    kept = []
+    if outputs["otio"].exists():
+        done = {e.picture_id for e in rendered}
+        kept = [e for e in foley_clips_in(otio.adapters.read_from_file(str(outputs["otio"])))
+                if e.picture_id not in done and e.wav.is_file()]
+    result_timeline = output_timeline(timeline, kept + rendered, rate)
+    write_otio(result_timeline, outputs["otio"], overwrite=options.overwrite)
+    xml_kind = None
+    if "xml" in outputs:
+        _, xml_kind = write_fcp_xml(result_timeline, [c for c, _ in planned], outputs["xml"], overwrite=options.overwrite)
+    if "rpp" in outputs:
+        write_text_atomic(outputs["rpp"], _rpp_text(result_timeline), overwrite=options.overwrite)
+    t_written = time.perf_counter()
+
+    report = {
+        "ok": True,
+        "status": "partial" if skipped else "ok",
+        "timeline": str(path.resolve()),
+        "timeline_out": str(outputs["otio"].resolve()),
+        "outputs": {k: str(v.resolve()) for k, v in outputs.items()},
+        "fcp_xml_content": xml_kind,
+        "rate": rate,
+        "global_start_s": float(g0),
+        "clips": report_clips,
+        "kept_from_earlier_run": [e.picture_id for e in kept],
+        "skipped": skipped,
+        "timings": {
+            "read_plan_s": round(t_planned - t_start, 4),
+            "render_s": round(t_rendered - t_planned, 4),
+            "write_s": round(t_written - t_rendered, 4),
+            "total_s": round(t_written - t_start, 4),
+        },
+    }
+    write_text_atomic(outputs["report"], json.dumps(report, indent=2), overwrite=options.overwrite)
+    if progress:
+        progress(1.0, "done")
+    return report
+
+
+def _foley_clip(c: PictureClip, result: ClipResult, g0: Fraction, rate: float,
+                options: RenderOptions) -> tuple[FoleyClip, dict[str, Any]]:
+    """The Foley clip for the output timeline and the clip's entry in the report."""
+    summary = result.to_json()
+    offset = file_offset_s(c.clip)
+    media_start, media_end = c.media_range_s()
+    record_range = otio.opentime.TimeRange(rational(c.record_start_s, rate), rational(c.record_duration_s, rate))
+    summary.update({
+        "media_start_s": float(media_start - offset),  # the record range's media, without handles
+        "media_end_s": float(media_end - offset),
+        "record_start_s": float(c.record_start_s),
+        "record_duration_s": float(c.record_duration_s),
+        "record_start_frame": float(g0 * rate_fraction(rate) + Fraction(record_range.start_time.value)),
+        "record_duration_frames": record_range.duration.value,
+        "rate": rate,
+        "record_start_sample": sample_index(c.record_start_s),
+        "handles_s": [float(c.head_s), float(c.tail_s)],
+    })
+    metadata = {
+        "objects": summary["objects"],
+        "picture": {"name": c.name, "media": summary["media"], "media_start_s": summary["media_start_s"],
+                    "media_end_s": summary["media_end_s"], "speed": float(c.speed)},
+        "curve_max_error": {"pan": PAN_MAX_ERROR, "gain_db": GAIN_DB_MAX_ERROR},
+        "settings": options.settings.to_dict(),
+        "engine_version": __version__,
+    }
+    return FoleyClip(c.id, f"{c.name} (StereoFoley)", c.record_start_s, c.record_end_s, result.wav, metadata), summary
+
+
+def _rpp_text(timeline: otio.schema.Timeline) -> str:
+    try:
+        return otio.adapters.write_to_string(timeline, "rpp")
+    except otio.exceptions.NotSupportedError:  # the plug-in is not registered (package not installed)
+
+        return rpp_adapter.write_to_string(timeline)
+
+
+def _describe(selection: Selection) -> str:
+    given = {k: v for k, v in dataclasses.asdict(selection).items() if v}
+    return ", ".join(f"{k}={v}" for k, v in given.items()) or "default: visible video clips"
