@@ -261,8 +261,11 @@ def bench_real_size(weights: Path, video: Path, truth, seconds: float, repeats: 
     t0 = time.perf_counter()
     ours_detector, naive_detector = Counted(Calibrated(warmed(weights, 640), CONF_SCALE)), warmed(weights, 640)
     load_s = time.perf_counter() - t0
-    variants = {"ours (YOLO 2.5/s + optical flow)": 2.5, "ours, YOLO 5/s + optical flow": 5.0,
-                "ours, YOLO on every analysed frame (10/s)": None}
+    variants = {"ours (YOLO 2.5/s + optical flow)": 2.5, "ours, YOLO 1.25/s + optical flow": 1.25,
+                "ours, YOLO 5/s + optical flow": 5.0, "ours, YOLO on every analysed frame (10/s)": None}
+    if os.environ.get("BENCH_VARIANTS"):  # e.g. "2.5,1.25": only these (and naive)
+        wanted = [None if v == "all" else float(v) for v in os.environ["BENCH_VARIANTS"].split(",")]
+        variants = {k: v for k, v in variants.items() if v in wanted}
     runs: dict[str, list[float]] = {k: [] for k in [*variants, "naive"]}
     frames: dict[str, int] = {}
     analyses = {}
