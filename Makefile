@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install hosts clean
 
 install: $(STAMP)
 
@@ -17,7 +17,11 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/stereofoley demo --out demo-out
 
-test: $(STAMP)
+# The real host programs the tests run against (Debian's Ardour 7), installed when missing.
+hosts:
+	./installers/test-hosts.sh
+
+test: $(STAMP) hosts
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -3,7 +3,7 @@
 Prints, measured in this run on the same input:
   - read + plan (picture clips, visibility, selection, media resolution, clip requests) vs OTIO's own read
     (goal: under 5 s in total);
-  - the per-clip overhead of writing the outputs (Foley tracks + .otio + FCP 7 XML + .rpp) vs OTIO writing
+  - the per-clip overhead of writing the outputs (Foley tracks + .otio + FCP 7 XML + .rpp + .aaf) vs OTIO writing
     the input timeline as .otio, and the BWF writing time per clip of audio.
 Run: .venv/bin/python bench/bench_timeline.py
 """
@@ -18,11 +18,13 @@ import numpy as np
 import opentimelineio as otio
 
 from stereofoley.timeline import MediaSearch, Selection, picture_clips, read_timeline, select
-from stereofoley.timeline.media import resolve
 from stereofoley.audio import write_bwf
-from stereofoley.timeline.output import FoleyClip, output_timeline, write_fcp_xml, write_otio
-from stereofoley.timeline.render import _rpp_text, clip_request
-from stereofoley.config import SpatialSettings
+from stereofoley.timeline.aaf import write_aaf
+from stereofoley.timeline.fcp_xml import write_fcp_xml
+from stereofoley.timeline.output import FoleyClip, output_timeline, write_otio
+from stereofoley.timeline.relink import resolve_all
+from stereofoley.timeline.request import clip_request
+from stereofoley.usecases.timeline import _rpp_text
 
 RATE = 30000 / 1001
 N_CLIPS = 2000
@@ -81,11 +83,11 @@ def main() -> None:
         clips = picture_clips(timeline)
         chosen = select(timeline, clips, Selection())
         search = MediaSearch(roots=(folder / "media",))
-        settings = SpatialSettings()
         requests, planned = [], []
+        relinked = resolve_all(chosen, search)  # the media root is indexed once
         for c in chosen:
-            found = resolve(c.clip.media_reference, search)
-            requests.append(clip_request(c, found.path, settings))
+            found = relinked[c.id]
+            requests.append(clip_request(c, found.path))
             planned.append(c)
         t_plan = time.perf_counter() - t0
         duration_h = float(max(c.record_end_s for c in clips)) / 3600
@@ -111,15 +113,20 @@ def main() -> None:
         write_otio(result, folder / "out.stereofoley.otio", overwrite=False)
         t_otio = time.perf_counter() - t0
         t0 = time.perf_counter()
-        _, kind = write_fcp_xml(result, planned, folder / "out.stereofoley.xml", overwrite=False)
+        kind = write_fcp_xml(result, planned, folder / "out.stereofoley.xml", overwrite=False).content
         t_xml = time.perf_counter() - t0
+        for c in foley:  # the AAF describes each WAV from its header: one-sample stand-ins (speed only)
+            write_bwf(c.wav, np.zeros((2, 1), np.float32), time_reference_samples=0)
+        t0 = time.perf_counter()
+        write_aaf(result, folder / "out.stereofoley.aaf", overwrite=False)
+        t_aaf = time.perf_counter() - t0
         t0 = time.perf_counter()
         (folder / "out.stereofoley.rpp").write_text(_rpp_text(result))
         t_rpp = time.perf_counter() - t0
-        total = t_otio + t_xml + t_rpp
+        total = t_otio + t_xml + t_rpp + t_aaf
         per_clip_ms = 1000 * total / len(foley)
         print(f"outputs for {len(foley)} clips: .otio {t_otio:.2f} s, FCP XML {t_xml:.2f} s ({kind}), "
-              f".rpp {t_rpp:.2f} s -> {per_clip_ms:.2f} ms per clip")
+              f".rpp {t_rpp:.2f} s, .aaf {t_aaf:.2f} s -> {per_clip_ms:.2f} ms per clip")
         print(f"  vs OTIO writing the input .otio: {t_otio_write:.2f} s -> ratio {total / t_otio_write:.2f}x")
 
         # BWF: the audio itself, per clip of the timeline's mean length (3.6 s of 48 kHz stereo, 24-bit).

@@ -1,7 +1,10 @@
 """OTIO adapter for REAPER projects (.rpp).
 
-Writing. Every clip becomes a media item at its record position (seconds from the timeline start; REAPER
-has no timeline start offset here, so global_start_time is noted in the project notes, not applied).
+Writing. Every clip becomes a media item at its record position (seconds from the timeline start). The
+timeline's global_start_time becomes the project start time (PROJOFFS, seconds: project time 0 reads
+01:00:00:00 on REAPER's ruler) and its rate the project frame rate (TIMEMODE's frame-rate field, whole fps,
+with the drop-frame flag for 29.97 / 59.94). Neither is checked against a running REAPER here: the fields
+follow projects REAPER writes, and this module reads them back.
 A timeline that StereoFoley rendered (audio tracks with `metadata["stereofoley"]["lane"]`) is written as an
 editing session:
   - "Picture": one video item per Foley clip, the picture clip's media at its media offset and speed;
@@ -45,10 +48,16 @@ def write_to_string(input_otio: otio.schema.Timeline) -> str:
     out.open("REAPER_PROJECT", "0.1", _q("7.0/StereoFoley"), "0")
     out.line("SAMPLERATE", "48000", "0", "0")
     gst = timeline.global_start_time
+    rate = gst.rate if gst is not None else _first_rate(timeline)
+    if gst is not None:
+        out.line("PROJOFFS", _num(gst.to_seconds()), "0", "0")
+    if rate:
+        fps, drop = project_frame_rate(rate)
+        out.line("TIMEMODE", "1", "5", "-1", str(fps), "1" if drop else "0", "0", "-1")
     out.open("NOTES", "0", "2")
     out.raw(f"|{timeline.name or 'timeline'} exported by StereoFoley.")
     if gst is not None:
-        out.raw(f"|Timeline start {otio.opentime.to_timecode(gst, gst.rate)} is project time 0.")
+        out.raw(f"|Project start time {otio.opentime.to_timecode(gst, gst.rate)} (the timeline start).")
     out.close()
     if foley:
         _write_foley_session(out, foley)
@@ -57,6 +66,22 @@ def write_to_string(input_otio: otio.schema.Timeline) -> str:
             _write_plain_track(out, track)
     out.close()
     return out.text()
+
+
+def project_frame_rate(rate: float) -> tuple[int, bool]:
+    """REAPER's project frame rate: whole fps and whether it is NTSC drop-frame (29.97 -> (30, True)).
+    23.976 is written as 24 (REAPER's 23.976 setting is not distinguished here)."""
+    fps = round(rate)
+    ntsc = abs(rate - fps * 1000 / 1001) < 0.005 and abs(rate - fps) > 0.005
+    return fps, ntsc and fps in (30, 60)
+
+
+def _first_rate(timeline: otio.schema.Timeline) -> float | None:
+    for track in timeline.tracks:
+        for item in track:
+            if isinstance(item, otio.core.Item):
+                return item.trimmed_range().duration.rate
+    return None
 
 
 def write_to_file(input_otio: otio.schema.Timeline, filepath: str) -> None:
@@ -263,6 +288,13 @@ def read_from_string(input_str: str) -> otio.schema.Timeline:
         raise otio.exceptions.OTIOError(f"not a REAPER project (root element {project.tag!r})")
     rate = 48000.0
     timeline = otio.schema.Timeline(name="REAPER project")
+    offset = project.find("PROJOFFS")
+    timemode = project.find("TIMEMODE")
+    fps = float(timemode[4]) if isinstance(timemode, list) and len(timemode) > 5 else 0.0
+    if fps and isinstance(timemode, list) and str(timemode[5]) == "1":
+        fps = fps * 1000 / 1001
+    if isinstance(offset, list) and len(offset) > 1 and float(offset[1]) and fps:
+        timeline.global_start_time = otio.opentime.RationalTime(round(float(offset[1]) * fps), fps)
     for element in project.findall("TRACK"):
         name = _first(element, "NAME", default="")
         items = []

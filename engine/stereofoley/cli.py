@@ -33,6 +33,7 @@ COMMANDS = {
     "render": "render",
     "install": "install",
     "preview": "preview",
+    "ardour-session": "ardour_session",
 }
 
 

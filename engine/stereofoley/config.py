@@ -34,9 +34,13 @@ class SpatialSettings:
     pressure_kpa: float = 101.325
     # Diffuse field: a constant reverberant level, so the wet share rises as the direct sound falls with distance
     diffuse: bool = True
-    # Where direct and reverberant energy are equal: about 20 m suits exteriors and large spaces, where picture
-    # Foley mostly lives; rooms are nearer 2–5 m (preset "indoor"). Too short a distance smears far objects' image.
-    critical_distance_m: float = 20.0
+    # Where direct and reverberant energy are equal. The default, 300 m, is an open exterior with few reflections:
+    # the diffuse field stays 20 dB or more under the direct sound out to 30 m, so an object at the frame edge keeps
+    # over 10 dB of level difference between the channels and the image keeps the picture's width; distance is
+    # heard through level and air absorption. A large hall or a built-up street is nearer 20 m (preset "wet":
+    # more reverberation the further the object, but at 30 m the edge's level difference falls under 1 dB), a
+    # room 2–5 m (preset "indoor"). The README (Spatial settings) measures the trade-off.
+    critical_distance_m: float = 300.0
     impulse_response_path: str | None = None  # stereo IR; None: pyo's hall IR if installed, else a generated one
     # Optional effects (off by default)
     itd: bool = False
@@ -87,6 +91,8 @@ PRESETS: dict[str, SpatialSettings] = {
     "wide": SpatialSettings(hfov_deg=50.0, itd=True),
     "cinematic": SpatialSettings(itd=True, doppler=True),
     "indoor": SpatialSettings(critical_distance_m=4.0),
+    # The physically wetter exterior: reverberant energy equals the direct sound at 20 m (see critical_distance_m).
+    "wet": SpatialSettings(critical_distance_m=20.0),
     "narrow": SpatialSettings(stereo_width=0.5),
 }
 

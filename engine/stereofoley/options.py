@@ -40,7 +40,7 @@ class RenderOptions:
     # sources
     sources: str = "synth"  # a stereofoley.sources spec in fallback order, or "neutral"
     libraries: tuple[str, ...] = ()  # folders for sources "library"
-    class_map: str | None = None  # a file overriding the class -> UCS category map
+    class_map: str | None = None  # a class vocabulary file (TOML/JSON): voice, real height, UCS categories, prompt
     follow: int | str | None = None  # clip-audio: the track id or class the production audio follows
     prompt: str | None = None  # generators: a template where {class} is replaced
     seed: int = 0  # seed of every random choice

@@ -12,13 +12,13 @@ PACKAGE = ENGINE / "stereofoley"
 # Lowest first. A module may import from its own layer's other packages only where listed in PEERS.
 LAYERS = [
     {"stereofoley", "stereofoley.errors"},
-    {"stereofoley.config", "stereofoley.files"},
+    {"stereofoley.config", "stereofoley.files", "stereofoley.vocabulary"},
     {"stereofoley.audio"},
     {"stereofoley.spatial"},
-    {"stereofoley.vision", "stereofoley.sources", "stereofoley.timeline"},
+    {"stereofoley.vision", "stereofoley.sources", "stereofoley.timeline", "stereofoley.results"},
     {"stereofoley.options"},
     {"stereofoley.usecases"},
-    {"stereofoley.jobs", "stereofoley.evaluation", "stereofoley.install"},
+    {"stereofoley.jobs", "stereofoley.evaluation", "stereofoley.install", "stereofoley.hosts"},
     {"stereofoley.transport", "stereofoley.demo"},
     {"stereofoley.commands"},
     {"stereofoley.cli"},

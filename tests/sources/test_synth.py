@@ -59,12 +59,17 @@ def test_engine_pitch_and_brightness_follow_speed():
 
 
 def test_vehicle_level_follows_speed():
-    # 5 m/s then 20 m/s: the rule gives +12 dB (6 dB per doubling); the tyre noise adds a little on top.
+    # A car at 20 m/s against one at 5 m/s: +12 dB (6 dB per doubling of the typical speed, within ±6 dB).
+    n = 2 * SR
+    slow, fast = (synth.synth_source("car", Motion(still(v, 2.0), np.ones(n, np.float32)), rng()) for v in (5.0, 20.0))
+    assert 11.0 <= rms_db(fast) - rms_db(slow) <= 14.0
+    # One car speeding up from 5 to 20 m/s: the moment's speed against its typical speed adds at most ±2 dB, so
+    # the rise is 4 dB (the tyre noise adds a little on top), never enough to outweigh distance.
     n = 4 * SR
     speed = np.where(np.arange(n) < n // 2, 5.0, 20.0).astype(np.float32)
     x = synth.synth_source("car", Motion(speed, np.ones(n, np.float32)), rng())
     rise_db = rms_db(x[int(2.5 * SR) : int(3.5 * SR)]) - rms_db(x[int(0.5 * SR) : int(1.5 * SR)])
-    assert 11.0 <= rise_db <= 16.0
+    assert 3.5 <= rise_db <= 7.0
 
 
 def onsets(x, min_gap_s=0.15):

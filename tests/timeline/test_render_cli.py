@@ -9,7 +9,7 @@ from stereofoley.commands.render import parse_range
 from stereofoley.errors import InvalidParameter
 from stereofoley.timeline import read_timeline
 
-from conftest import DATA, RecordingRenderer, media_for
+from conftest import DATA, RecordingRenderer, make_video, media_for
 
 
 @pytest.fixture
@@ -72,3 +72,20 @@ def test_range_in_seconds_or_timecode():
     assert parse_range("01:00:00:12-01:00:01:00", hiero) == (0.5, 1.0)
     with pytest.raises(InvalidParameter, match="START-END"):
         parse_range("12", "unused")
+
+
+def test_offline_clips_of_a_real_timeline_relink_by_name_exit_0(tmp_path, recording, capsys):
+    """nested_example.otio has no media references at all (MissingReference): an editor relinks by clip name."""
+    from fractions import Fraction
+
+    from stereofoley.timeline import picture_clips
+
+    timeline = read_timeline(DATA / "nested_example.otio")
+    for c in picture_clips(timeline):  # in sub-folders of the media root, as proxies (.mp4)
+        make_video(tmp_path / "media" / "day1" / f"{c.name}.mp4", Fraction(24), 200)
+    code = cli.main(["render", str(DATA / "nested_example.otio"), "-o", str(tmp_path / "out"),
+                     "--media-root", str(tmp_path / "media"), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["skipped"] == []
+    assert {c["relink"]["rule"] for c in report["clips"]} == {"clip name"}
+    assert len(report["clips"]) == len(picture_clips(timeline)) == 7

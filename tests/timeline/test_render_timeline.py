@@ -2,6 +2,7 @@
 placement to the sample, media times requested, read-back of OTIO / FCP XML / RPP, partial failure, re-render."""
 
 import json
+import re
 from fractions import Fraction as F
 from pathlib import Path
 
@@ -189,6 +190,9 @@ def test_fcp_xml_falls_back_when_the_adapter_cannot_write_the_edit(tmp_path):
     otio.adapters.write_to_file(tl, str(path))
     report, _ = render(path, tmp_path / "out")
     assert report["fcp_xml_content"].startswith("selected picture clips + Foley")
+    reason = report["fcp_xml_content"]  # one line: the adapter's error, its message and the item it stopped at
+    assert "\n" not in reason and reason != "selected picture clips + Foley (full timeline not writable: AttributeError)"
+    assert "cannot write the full timeline: clip 'Clip Inside A Stack 1' sits directly in stack 'Nested Stack 1'" in reason
     xml = otio.adapters.read_from_file(report["outputs"]["xml"])
     got = sorted((c.range_in_parent().start_time.to_frames(24), c.range_in_parent().duration.to_frames(24))
                  for t in xml.audio_tracks() for c in t.find_clips())

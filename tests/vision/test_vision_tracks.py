@@ -66,6 +66,20 @@ def test_track_leaving_the_frame_is_extrapolated_then_ended():
     assert inner.start_s == 1.0 and inner.end_s == 2.0
 
 
+def test_track_first_seen_inside_the_frame_still_enters_at_the_edge():
+    """A detector that picks an object up only once it is in frame (its box 0.04 from the left edge, moving right
+    at 0.3 frame widths/s) and loses it just before it leaves: the trajectory starts and ends off-screen."""
+    track = _track(1, 1.0, 3.0, 0.115, 0.885)  # box 0.15 wide: left side at 0.04 first, right side at 0.96 last
+    assert track.start_s < 1.0 and track.end_s > 3.0
+    assert track.xyxy_norm[0, 2] <= 0.0 + 0.3 * STEP + 1e-9  # wholly (or within one step of wholly) off-screen
+    assert track.xyxy_norm[-1, 0] >= 1.0 - 0.3 * STEP - 1e-9
+    assert pan_from_x(track.x_norm[:1], SpatialSettings())[0] == -1.0
+    still = _track(2, 1.0, 3.0, 0.115, 0.115)  # near the edge but not moving: not extrapolated
+    assert still.start_s == 1.0 and still.end_s == 3.0
+    inward_late = _track(3, 1.0, 3.0, 0.5, 0.115)  # ends near the left edge moving left: leaves there
+    assert inward_late.end_s > 3.0 and inward_late.start_s == 1.0
+
+
 def test_distance_from_box_height_and_class():
     track = _track(1, 0.0, 1.0, 0.5, 0.5, h=0.5, cls="person")
     vfov = math.radians(vertical_fov_deg(60.0, 16 / 9))

@@ -18,7 +18,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 def add_spatial_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("spatial settings")
-    group.add_argument("--preset", default="natural", help="named settings: natural (default), dry, indoor, wide, cinematic, narrow")
+    group.add_argument("--preset", default="natural", help="named settings: natural (default), dry, wet, indoor, wide, cinematic, narrow")
     group.add_argument("--pan-law", choices=PAN_LAWS, help="pan law (default constant_power, -3 dB centre)")
     group.add_argument("--hfov-deg", type=float, help="camera horizontal field of view in degrees (default 60)")
     group.add_argument("--width", dest="stereo_width", type=float, help="stereo width 0..1 (default 1)")

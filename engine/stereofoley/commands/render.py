@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Read TIMELINE with OpenTimelineIO, render one 48 kHz stereo BWF WAV per selected video clip, and write "
             "OUTDIR/<name>.stereofoley.otio (the timeline plus a 'StereoFoley' audio track at the picture clips' "
-            "record ranges), .xml (FCP 7 XML for Premiere/Resolve), .rpp (REAPER) and .json (the report). "
+            "record ranges), .xml (FCP 7 XML for Premiere/Resolve), .rpp (REAPER), .aaf (Pro Tools) and .json "
+            "(the report). "
             "Selection options combine (AND); by default every visible video clip is rendered. "
             "Exit codes: 0 ok, 3 partial (some clips skipped, see the report), 1 error, 2 usage."
         ),
@@ -42,9 +43,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="record range: seconds from the timeline start (12.5-20) or timecodes (01:00:10:00-01:00:20:00)")
     media = p.add_argument_group("media")
     media.add_argument("--media-root", action="append", default=[], metavar="DIR",
-                       help="folder to search for media by name (repeatable)")
+                       help="folder searched recursively for media: by file name, then the same name with any "
+                            "video extension, then the clip's or reel's name (repeatable)")
     media.add_argument("--remap", action="append", default=[], metavar="OLD=NEW",
-                       help="replace a path prefix, e.g. D:/media=/mnt/media (repeatable)")
+                       help="rewrite media paths: OLD is a regular expression (case-insensitive, paths with /), "
+                            r"NEW its replacement, e.g. D:/media=/mnt/media or '^.*/Show_(\d+)/=/mnt/show\1/' (repeatable)")
+    out = p.add_argument_group("editor files")
+    out.add_argument("--no-aaf", dest="write_aaf", action="store_false", help="do not write the AAF for Pro Tools")
+    out.add_argument("--xml-stems", action="store_true",
+                     help="FCP XML: add one audio track per object (its mono stem) with keyframed Pan and Audio Levels")
     add_render_arguments(p)
     p.set_defaults(run=run)
 
@@ -56,8 +63,12 @@ def run(args: argparse.Namespace) -> int:
                           range_s=parse_range(args.time_range, args.timeline) if args.time_range else None)
     options = render_options_from_args(args, media_roots=tuple(args.media_root), remaps=tuple(args.remap))
     progress = None if args.json or getattr(args, "quiet", False) else _progress_printer()
-    report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress)
+    report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress,
+                             write_aaf=args.write_aaf, xml_stems=args.xml_stems)
     lines = [f"{len(report['clips'])} clip(s) rendered -> {report['timeline_out']}"]
+    lines += [f"  note: {n}" for n in report.get("notes", [])]
+    lines += [f"  {c['name']} ({c['id']}): media matched by {c['relink']['rule']}, ambiguous with "
+              + ", ".join(c["relink"]["ambiguous"]) for c in report["clips"] if c.get("relink", {}).get("ambiguous")]
     lines += [f"  skipped {s['name']} ({s['id']}): {s['reason']}" for s in report["skipped"]]
     emit(args, report, "\n".join(lines))
     return EXIT_PARTIAL if report["status"] == "partial" else EXIT_OK

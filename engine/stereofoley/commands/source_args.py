@@ -24,7 +24,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, default: str = "syn
         "e.g. library,synth); 'neutral' is the pipeline's pink-noise test source",
     )
     group.add_argument("--library", action="append", default=[], metavar="DIR", help="sound library folder (repeatable)")
-    group.add_argument("--class-map", metavar="FILE", help="JSON/TOML file overriding the class -> UCS category map")
+    group.add_argument("--class-map", metavar="FILE", help="TOML/JSON class vocabulary: per detector class its voice, real height (m, for distance), UCS "
+                       "categories and prompt; adds to or overrides the built-in COCO table (docs/sources.md)")
     group.add_argument("--follow", type=_follow, metavar="ID|CLASS", help="clip-audio: the object the production audio follows (default: most salient)")
     group.add_argument("--prompt", help="generator prompt; {class} is replaced by the object's class")
     group.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")

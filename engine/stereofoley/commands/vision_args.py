@@ -30,7 +30,7 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, *, max_objects: bool
     group.add_argument("--analysis-fps", type=float, default=10.0, help="frames analysed per second (default 10)")
     group.add_argument("--tracker", choices=TRACKERS, default="bytetrack", help="identity tracker (default bytetrack)")
     if max_objects:
-        group.add_argument("--max-objects", type=int, default=4, help="sounding objects per clip (default 4)")
+        group.add_argument("--max-objects", type=int, default=4, help="voices: objects sounding at once, given moment by moment (default 4)")
     group.add_argument("--cache-dir", help=f"analysis cache folder (default {user_cache_dir('vision')})")
     group.add_argument("--no-cache", action="store_true", help="always analyse; neither read nor write the cache")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -104,7 +105,40 @@ def load_results(result_dir: str | Path) -> list[ReportClip]:
             entries = data.get("clips") or data.get("results") or []
             clips += [_clip_from_entry(e, path.parent) for e in entries if isinstance(e, dict) and e.get("wav")]
     if not clips:
-        raise MediaNotFound(f"{root} holds no results: expected manifest.json or a JSON report with clips and WAVs")
+        clips = clips_from_clip_outputs(root)
+    if not clips:
+        raise MediaNotFound(f"{root} holds no results: expected manifest.json, a JSON report with clips and WAVs, "
+                            "or WAVs written by `stereofoley clip`")
+    return clips
+
+
+def clips_from_clip_outputs(root: Path) -> list[ReportClip]:
+    """What `stereofoley clip` leaves in a folder: its --json summary saved as a file ("output" WAV, "media",
+    "start_s"), else each WAV on its own, with the picture from a beside-it .tracks.json (--tracks-out) when
+    there is one (else a meter-only preview)."""
+    clips: list[ReportClip] = []
+    for path in sorted(root.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("output"), str) and str(data["output"]).endswith(".wav"):
+            wav = _resolve(root, data["output"])
+            if wav is not None and wav.is_file():
+                clips.append(ReportClip(id=wav.stem, name=wav.stem, wav=wav, media=_resolve(root, data.get("media")),
+                                        media_start_s=float(data.get("start_s") or 0.0)))
+    listed = {c.wav.resolve() for c in clips}
+    for wav in sorted(root.glob("*.wav")):
+        if wav.resolve() in listed or re.search(r"\.\d\d\.", wav.name):  # object stems (<mix>.01.<name>.wav)
+            continue
+        media, start, boxes = None, 0.0, ()
+        tracks_path = wav.with_suffix(".tracks.json")
+        if tracks_path.is_file():
+            analysis = read_tracks(tracks_path)
+            media, start = Path(analysis.media_path), float(analysis.start_s)
+            boxes = boxes_from_tracks_file(tracks_path)
+        clips.append(ReportClip(id=wav.stem, name=wav.stem, wav=wav, media=media if media and media.is_file() else None,
+                                media_start_s=start, boxes=boxes))
     return clips
 
 

@@ -5,7 +5,13 @@ to an H.264 MP4 with PyAV and returns the `GroundTruth`: per frame, each object'
 frame edges), whether any of it is on screen, its centre and its true distance (pinhole camera of the scene's
 field of view). `ground_truth(scene)` gives the same without writing a file. `SCENES` holds the named scenes
 the tests and the evaluation use (passing vehicle, approaching object, leaving and re-entering, two crossing,
-hard cut), each a function taking keyword overrides of `Scene` fields.
+hard cut; and for moving cameras: hand-held pass, large slow receding object, two crossing in front of a pole,
+static-only), each a function taking keyword overrides of `Scene` fields.
+
+A `Camera` makes the shot hand-held: the world (background, poles, sprites) is drawn on a canvas larger than the
+frame, and each frame is that canvas seen through a camera that shakes, rolls and drifts; the ground truth is
+where each object appears in the frame (the bounds of its rotated box). `flicker` adds texture that changes
+every frame without anything moving: swaying grass along the bottom and shimmering water along the top.
 
 Keyframes are (t_s, cx_norm, cy_norm, height_norm): centre in 0..1 of frame width/height (outside 0..1 is off
 screen) and box height in 0..1 of frame height; between keyframes everything moves linearly, and a sprite exists
@@ -57,6 +63,31 @@ class Sprite:
 
 
 @dataclass(frozen=True)
+class Camera:
+    """A hand-held camera: shake (sum of three sines per axis, peak `shake_frac` of the frame width), roll
+    (peak `roll_deg`, about the frame centre) and a steady drift (fractions of the frame width per second)."""
+
+    shake_frac: float = 0.02
+    roll_deg: float = 1.0
+    drift_x_per_s: float = 0.03  # the camera pans right: the world moves left in the frame
+    drift_y_per_s: float = 0.005
+    seed: int = 0
+
+    def pose(self, t: float) -> tuple[float, float, float]:
+        """(dx, dy) camera offset in fractions of the frame width, and roll in radians, at time t."""
+        phases = np.random.default_rng(self.seed).uniform(0.0, 2.0 * math.pi, size=7)
+        wave = [(0.5, 0.7), (0.3, 1.9), (0.2, 3.3)]  # (weight, Hz): weights sum to 1, so |shake| <= shake_frac
+        sx = sum(a * math.sin(2 * math.pi * f * t + phases[i]) for i, (a, f) in enumerate(wave))
+        sy = sum(a * math.sin(2 * math.pi * f * 1.13 * t + phases[3 + i]) for i, (a, f) in enumerate(wave))
+        roll = math.radians(self.roll_deg) * math.sin(2 * math.pi * 0.45 * t + phases[6])
+        return self.shake_frac * sx + self.drift_x_per_s * t, self.shake_frac * sy + self.drift_y_per_s * t, roll
+
+    def margin_frac(self, duration_s: float) -> float:
+        """Canvas margin around the frame (fraction of width) that no pose of the shot can see past."""
+        return self.shake_frac + max(abs(self.drift_x_per_s), abs(self.drift_y_per_s)) * duration_s + math.radians(abs(self.roll_deg)) + 0.02
+
+
+@dataclass(frozen=True)
 class Scene:
     sprites: tuple[Sprite, ...] = ()
     width: int = 320
@@ -68,6 +99,9 @@ class Scene:
     seed: int = 0
     cuts_s: tuple[float, ...] = ()  # hard cuts: the background (a new random scene) changes here
     hfov_deg: float = 60.0
+    camera: Camera | None = None  # None: a locked-off camera (the frame is the world)
+    poles_x: tuple[float, ...] = ()  # static dark vertical poles in the world, centre x (0..1 of width)
+    flicker: bool = False  # swaying grass (bottom 25 %) and shimmering water (top 20 %) in the world
 
     def __post_init__(self) -> None:
         if self.background not in BACKGROUNDS:
@@ -136,6 +170,8 @@ def ground_truth(scene: Scene) -> GroundTruth:
             state = sprite.state_at(float(t))
             if state is not None:
                 boxes[i] = _box_norm(state, sprite.aspect, scene)
+                if scene.camera is not None:
+                    boxes[i] = _seen_box(boxes[i], scene, float(t))
         with np.errstate(invalid="ignore"):
             on = (boxes[:, 2] > 0) & (boxes[:, 0] < 1) & (boxes[:, 3] > 0) & (boxes[:, 1] < 1)
             distance = sprite.height_m / ((boxes[:, 3] - boxes[:, 1]) * 2.0 * math.tan(vfov / 2.0))
@@ -147,6 +183,25 @@ def _box_norm(state: tuple[float, float, float], aspect: float, scene: Scene) ->
     cx, cy, h = state
     w = h * aspect * scene.height / scene.width
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def _camera_matrix(scene: Scene, t: float, margin_px: float = 0.0) -> np.ndarray:
+    """2x3 affine from world pixels (shifted by margin_px: canvas pixels) to frame pixels at time t."""
+    dx, dy, roll = scene.camera.pose(t)
+    c = np.array([scene.width / 2.0, scene.height / 2.0])
+    rot = np.array([[math.cos(roll), -math.sin(roll)], [math.sin(roll), math.cos(roll)]])
+    shift = c + np.array([dx, dy]) * scene.width + margin_px  # the canvas point seen at the frame centre
+    return np.hstack([rot, (c - rot @ shift)[:, None]])
+
+
+def _seen_box(box_norm: np.ndarray, scene: Scene, t: float) -> np.ndarray:
+    """The frame-normalised bounds of a world box seen through the camera at time t."""
+    size = np.array([scene.width, scene.height])
+    corners = np.array([[box_norm[0], box_norm[1]], [box_norm[2], box_norm[1]], [box_norm[0], box_norm[3]], [box_norm[2], box_norm[3]]]) * size
+    m = _camera_matrix(scene, t)
+    seen = corners @ m[:, :2].T + m[:, 2]
+    seen /= size
+    return np.array([seen[:, 0].min(), seen[:, 1].min(), seen[:, 0].max(), seen[:, 1].max()])
 
 
 def write_video(scene: Scene, path: str | Path, *, overwrite: bool = False, crf: int = 18) -> GroundTruth:
@@ -173,16 +228,60 @@ def render_frame(scene: Scene, index: int) -> np.ndarray:
 
 
 def _backgrounds(scene: Scene) -> list[np.ndarray]:
-    return [_background(scene, seed=scene.seed * 1000 + i) for i in range(len(scene.cuts_s) + 1)]
+    backgrounds = [_background(scene, seed=scene.seed * 1000 + i) for i in range(len(scene.cuts_s) + 1)]
+    m = _margin_px(scene)
+    for bg in backgrounds:
+        for x in scene.poles_x:  # a dark pole with a lighter stripe, the full height of the world
+            x1, x2 = m + (x - 0.012) * scene.width, m + (x + 0.012) * scene.width
+            cv2.rectangle(bg, (int(x1 * 16), 0), (int(x2 * 16), bg.shape[0] * 16), (35, 35, 45), -1, cv2.LINE_AA, 4)
+            cv2.rectangle(bg, (int((x1 + 0.3 * (x2 - x1)) * 16), 0), (int((x1 + 0.45 * (x2 - x1)) * 16), bg.shape[0] * 16), (150, 150, 160), -1, cv2.LINE_AA, 4)
+    return backgrounds
+
+
+def _flicker(canvas: np.ndarray, scene: Scene, t: float) -> None:
+    """Grass swaying (a fine texture displaced by a smooth field oscillating at ~1.3 Hz, up to 1.5 px) from the
+    world's bottom quarter down and water shimmering (fine noise whose every pixel brightens and darkens at its own
+    phase) from its top fifth up, on the canvas in place; the same at any time t whatever was rendered before."""
+    h, w = canvas.shape[:2]
+    m = _margin_px(scene)
+    rng = np.random.default_rng(scene.seed * 7919 + 1)
+    gy = m + int(scene.height * 0.75)
+    grass = cv2.resize(rng.normal(0, 1, (max(2, (h - gy) // 2), w // 2, 3)).astype(np.float32), (w, h - gy), interpolation=cv2.INTER_LINEAR)
+    grass = np.clip(np.array([40, 120, 60], np.float32) + 35.0 * grass, 0, 255)
+    phase = cv2.resize(rng.uniform(0, 2 * math.pi, (4, 12)).astype(np.float32), (w, h - gy), interpolation=cv2.INTER_CUBIC)
+    sway = 1.5 * np.sin(2 * math.pi * 1.3 * t + phase)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h - gy, dtype=np.float32))
+    canvas[gy:] = cv2.remap(grass, xs + sway, ys + 0.4 * sway, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.uint8)
+    wy = m + int(scene.height * 0.2)
+    sparkle = cv2.resize(rng.normal(0, 1, (wy // 2, w // 2)).astype(np.float32), (w, wy), interpolation=cv2.INTER_LINEAR)
+    psi = rng.uniform(0, 2 * math.pi, (wy, w)).astype(np.float32)
+    shimmer = 25.0 * sparkle * np.sin(2 * math.pi * 0.9 * t + psi)
+    water = np.array([150, 110, 60], np.float32)[None, None, :] + shimmer[:, :, None]
+    canvas[:wy] = np.clip(water, 0, 255).astype(np.uint8)
+
+
+def _margin_px(scene: Scene) -> int:
+    return 0 if scene.camera is None else int(math.ceil(scene.camera.margin_frac(scene.duration_s) * scene.width))
 
 
 def _render(scene: Scene, truth: GroundTruth, index: int, backgrounds: list[np.ndarray]) -> np.ndarray:
     t = truth.frame_times_s[index]
     shot = int(np.searchsorted(np.asarray(scene.cuts_s, dtype=np.float64), t + 1e-9, side="right"))
     frame = backgrounds[shot].copy()
-    for sprite, obj in zip(scene.sprites, truth.objects):
-        if not np.isnan(obj.xyxy_norm[index, 0]):
-            _draw(frame, sprite, obj.xyxy_norm[index], scene)
+    if scene.camera is None and not scene.flicker:
+        for sprite, obj in zip(scene.sprites, truth.objects):
+            if not np.isnan(obj.xyxy_norm[index, 0]):
+                _draw(frame, sprite, obj.xyxy_norm[index], scene)
+    else:  # a world canvas (with flicker), the sprites at their world boxes, then the camera's view of it
+        m = _margin_px(scene)
+        if scene.flicker:
+            _flicker(frame, scene, float(t))
+        for sprite in scene.sprites:
+            state = sprite.state_at(float(t))
+            if state is not None:
+                _draw(frame, sprite, _box_norm(state, sprite.aspect, scene), scene, offset_px=m)
+        if scene.camera is not None:
+            frame = cv2.warpAffine(frame, _camera_matrix(scene, float(t), m), (scene.width, scene.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if scene.noise_std > 0:  # seeded per frame: any frame renders the same alone or in sequence
         rng = np.random.default_rng((scene.seed, index))
         noisy = frame.astype(np.float32) + rng.normal(0.0, scene.noise_std, frame.shape).astype(np.float32)
@@ -192,7 +291,8 @@ def _render(scene: Scene, truth: GroundTruth, index: int, backgrounds: list[np.n
 
 def _background(scene: Scene, *, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    w, h = scene.width, scene.height
+    m = _margin_px(scene)
+    w, h = scene.width + 2 * m, scene.height + 2 * m
     base = rng.uniform(60, 200, size=3)
     if scene.background == "flat":
         return np.broadcast_to(base.astype(np.uint8), (h, w, 3)).copy()
@@ -202,18 +302,19 @@ def _background(scene: Scene, *, seed: int) -> np.ndarray:
     # texture: coloured blobs at three scales plus fine grain, fixed over the shot (a static camera)
     img = np.zeros((h, w, 3), dtype=np.float32)
     for cells, amp in ((4, 50.0), (12, 30.0), (40, 15.0)):
+        cells = int(round(cells * w / scene.width))
         coarse = rng.normal(0.0, 1.0, size=(cells * h // w + 2, cells + 2, 3)).astype(np.float32)
         img += amp * cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     img += base[None, None, :].astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _draw(frame: np.ndarray, sprite: Sprite, box_norm: np.ndarray, scene: Scene) -> None:
-    """Draw the sprite filling box_norm exactly (sub-pixel, anti-aliased)."""
+def _draw(frame: np.ndarray, sprite: Sprite, box_norm: np.ndarray, scene: Scene, offset_px: float = 0.0) -> None:
+    """Draw the sprite filling box_norm exactly (sub-pixel, anti-aliased); offset_px: the canvas margin."""
     sh = 4  # cv2 fixed-point shift: coordinates in 1/16 pixel
     f = float(1 << sh)
-    x1, y1 = box_norm[0] * scene.width, box_norm[1] * scene.height
-    x2, y2 = box_norm[2] * scene.width, box_norm[3] * scene.height
+    x1, y1 = box_norm[0] * scene.width + offset_px, box_norm[1] * scene.height + offset_px
+    x2, y2 = box_norm[2] * scene.width + offset_px, box_norm[3] * scene.height + offset_px
     w, h = x2 - x1, y2 - y1
     col = tuple(int(c) for c in sprite.color_bgr)
     dark = tuple(int(c * 0.35) for c in sprite.color_bgr)
@@ -292,12 +393,50 @@ def hard_cut(**overrides) -> Scene:
     return Scene(sprites=(car, box), duration_s=d, cuts_s=(cut,), **overrides)
 
 
+HANDHELD = Camera(shake_frac=0.02, roll_deg=1.0, drift_x_per_s=0.03, drift_y_per_s=0.005)
+
+
+def handheld_pass(**overrides) -> Scene:
+    """A car passing left to right, filmed hand-held: shake +-2 % of the width, 1 degree roll, slow drift."""
+    d = overrides.pop("duration_s", 4.0)
+    car = Sprite("car", ((0.0, -0.15, 0.62, 0.22), (d, 1.15, 0.62, 0.22)), shape="car", class_name="car")
+    return Scene(sprites=(car,), duration_s=d, **{"camera": HANDHELD, **overrides})
+
+
+def receding(**overrides) -> Scene:
+    """A large box (20 % of the width at first) receding slowly and drifting right: half its size after 8 s."""
+    d = overrides.pop("duration_s", 8.0)
+    box = Sprite("box", ((0.0, 0.38, 0.55, 0.30), (d, 0.56, 0.5, 0.15)), shape="box", class_name="object", aspect=1.2,
+                 color_bgr=(60, 90, 210), height_m=1.0)
+    return Scene(sprites=(box,), duration_s=d, **overrides)
+
+
+def crossing_pole(**overrides) -> Scene:
+    """Two objects crossing each other in front of a static pole at the centre, filmed hand-held."""
+    d = overrides.pop("duration_s", 4.0)
+    a = Sprite("a", ((0.0, 0.1, 0.45, 0.22), (d, 0.9, 0.45, 0.22)), shape="person", class_name="person", aspect=0.45,
+               color_bgr=(220, 60, 40), height_m=1.7)
+    b = Sprite("b", ((0.0, 0.9, 0.55, 0.26), (d, 0.1, 0.55, 0.26)), shape="person", class_name="person", aspect=0.45,
+               color_bgr=(40, 200, 230), height_m=1.7)
+    return Scene(sprites=(a, b), duration_s=d, **{"camera": HANDHELD, "poles_x": (0.5,), **overrides})
+
+
+def static_only(**overrides) -> Scene:
+    """Nothing moves: a pole, swaying grass and shimmering water, filmed hand-held."""
+    d = overrides.pop("duration_s", 6.0)
+    return Scene(sprites=(), duration_s=d, **{"camera": HANDHELD, "poles_x": (0.3, 0.7), "flicker": True, **overrides})
+
+
 SCENES: dict[str, Callable[..., Scene]] = {
     "passing_vehicle": passing_vehicle,
     "approaching": approaching,
     "leave_reenter": leave_reenter,
     "crossing": crossing,
     "hard_cut": hard_cut,
+    "handheld_pass": handheld_pass,
+    "receding": receding,
+    "crossing_pole": crossing_pole,
+    "static_only": static_only,
 }
 
 

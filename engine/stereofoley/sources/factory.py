@@ -26,11 +26,12 @@ import numpy as np
 
 from ..audio import check_mono
 from ..errors import GeneratorFailed, InvalidAudio, InvalidParameter, SourceUnavailable
+from ..vocabulary import Vocabulary, builtin_vocabulary, vocabulary_for
 from . import generator, synth
 from .clip_audio import audio_stream_count, extract_clip_audio
 from .generator import GeneratorRequest, prompt_for, run_generator
 from .library import LibrarySource, load_class_map, scan_library
-from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of, voice_for_class
+from .motion import DEFAULT_HFOV_DEG, Motion, level_gain, motion_of
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,13 @@ def track_rng(seed: int, track: Any) -> np.random.Generator:
 
 @dataclass(eq=False)
 class ProviderChain:
-    """The callable returned by make_source_for. `choices` records, per track id, which provider served it."""
+    """The callable returned by make_source_for. `choices` records, per track id, which provider served it;
+    `vocabulary` is the class vocabulary every provider used (the pipeline places objects with it too)."""
 
     providers: tuple[tuple[str, Callable[[Any, int, Motion, bool], np.ndarray]], ...]
     hfov_deg: float | None = None  # None: the track's own hfov_deg (vision records it), else 60°
     choices: dict[int, str] = field(default_factory=dict)
+    vocabulary: Vocabulary = field(default_factory=builtin_vocabulary)
 
     def __call__(self, track: Any, n_samples: int) -> np.ndarray:
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
@@ -93,7 +96,7 @@ def make_source_for(
     seed: int = 0,
     media_path: str | os.PathLike | None = None,
     media_start_s: float = 0.0,
-    class_map: str | os.PathLike | None = None,
+    class_map: str | os.PathLike | Vocabulary | None = None,
     follow: int | str | None = None,
     tracks: Sequence[Any] | None = None,
     prompt: str | None = None,
@@ -102,30 +105,32 @@ def make_source_for(
 ) -> ProviderChain:
     """A `source_for(track, n_samples) -> mono float32` for the clip use case (docs/contracts.md).
 
-    libraries: folders for `library`; class_map: a user file overriding the COCO → UCS map; follow: for
+    libraries: folders for `library`; class_map: a user vocabulary file (TOML/JSON, see vocabulary.py) that
+    every provider honours (voice, UCS categories, prompt), or a Vocabulary; follow: for
     `clip-audio`, the track id (int) or class name (str) the production audio follows (default: the most salient
     of `tracks` when given, else the first object asked for — render_clip asks in ranked order); prompt: for
     generators, a template where {class} is replaced (default: words from class and motion).
     """
     names = parse_sources(spec)
+    vocabulary = vocabulary_for(class_map)
     providers = []
     for i, name in enumerate(names):
         last = i == len(names) - 1
         try:
             providers.append((name, _build(name, libraries=libraries, seed=seed, media_path=media_path,
-                                           media_start_s=media_start_s, class_map=class_map, follow=follow,
+                                           media_start_s=media_start_s, vocabulary=vocabulary, follow=follow,
                                            tracks=tracks, prompt=prompt, cache_dir=cache_dir)))
         except (SourceUnavailable, GeneratorFailed) as exc:
             if last:
                 raise
             log.warning("source %s unavailable (%s); using %s", name, exc, ", ".join(names[i + 1 :]))
-    return ProviderChain(tuple(providers), hfov_deg=hfov_deg)
+    return ProviderChain(tuple(providers), hfov_deg=hfov_deg, vocabulary=vocabulary)
 
 
 def _build(name: str, **kw: Any) -> Callable[[Any, int, Motion, bool], np.ndarray]:
-    seed = kw["seed"]
+    seed, vocabulary = kw["seed"], kw["vocabulary"]
     if name == "synth":
-        return lambda track, n, motion, last: synth.synth_source(track.class_name, motion, track_rng(seed, track))
+        return lambda track, n, motion, last: synth.synth_source(track.class_name, motion, track_rng(seed, track), vocabulary)
     if name == "library":
         return _library_provider(**kw)
     if name == "clip-audio":
@@ -133,16 +138,16 @@ def _build(name: str, **kw: Any) -> Callable[[Any, int, Motion, bool], np.ndarra
     return _generator_provider(name.split(":", 1)[1], **kw)
 
 
-def _library_provider(*, libraries, seed, class_map, cache_dir, **_: Any):
+def _library_provider(*, libraries, seed, vocabulary, cache_dir, **_: Any):
     if not libraries:
         raise InvalidParameter("sources='library' needs at least one folder in libraries")
-    source = LibrarySource(scan_library(libraries, cache_dir=cache_dir), load_class_map(class_map), seed)
+    source = LibrarySource(scan_library(libraries, cache_dir=cache_dir), load_class_map(vocabulary), seed)
 
     def provide(track: Any, n: int, motion: Motion, last: bool) -> np.ndarray:
         key = f"{track.class_name}:{getattr(track, 'track_id', 0)}"
         sound, entry = source.sound(track.class_name, n, key=key, allow_unmatched=last)
         log.info("library: %s #%s -> %s", track.class_name, getattr(track, "track_id", "?"), entry.rel)
-        return synth.nominal(sound) * level_gain(voice_for_class(track.class_name), motion)
+        return synth.nominal(sound) * level_gain(vocabulary.voice(track.class_name), motion)
 
     return provide
 
@@ -178,12 +183,12 @@ def _clip_audio_provider(*, media_path, media_start_s, follow, tracks, **_: Any)
     return provide
 
 
-def _generator_provider(gen_name: str, *, seed, media_path, media_start_s, prompt, **_: Any):
+def _generator_provider(gen_name: str, *, seed, media_path, media_start_s, prompt, vocabulary, **_: Any):
     generate = generator.load_generator(gen_name)  # looked up at build time (plug-ins may be added at run time)
 
     def provide(track: Any, n: int, motion: Motion, last: bool) -> np.ndarray:
         request = GeneratorRequest(
-            prompt=prompt.replace("{class}", track.class_name) if prompt else prompt_for(track.class_name, motion),
+            prompt=prompt.replace("{class}", track.class_name) if prompt else prompt_for(track.class_name, motion, vocabulary),
             class_name=track.class_name,
             n_samples=n,
             seed=int(seed),

@@ -22,6 +22,7 @@ from .. import SAMPLE_RATE_HZ
 from ..errors import GeneratorFailed, InvalidParameter
 from . import synth
 from .motion import ANIMAL_CLASSES, VEHICLE_CLASSES, Motion
+from ..vocabulary import Vocabulary, builtin_vocabulary
 
 ENTRY_POINT_GROUP = "stereofoley.generators"
 
@@ -93,11 +94,12 @@ def run_generator(name: str, generate: Generator, request: GeneratorRequest) -> 
     return audio.astype(np.float32)
 
 
-def prompt_for(class_name: str, motion: Motion) -> str:
-    """A plain-words prompt from class and motion: 'a car moving fast', 'a dog standing still'."""
+def prompt_for(class_name: str, motion: Motion, vocabulary: Vocabulary | None = None) -> str:
+    """A plain-words prompt from the class vocabulary's prompt and the motion: 'a car engine, moving fast',
+    'footsteps of a person moving slowly', 'a dog barking'; an unmapped class: 'a <class> standing still'."""
     mean = float(np.mean(motion.speed_m_s)) if motion.n_samples else 0.0
     pace = "standing still" if mean < 0.3 else "moving slowly" if mean < 3.0 else "moving fast"
-    return f"a {class_name} {pace}"
+    return (vocabulary or builtin_vocabulary()).category(class_name).prompt_text(pace)
 
 
 def example_generator(request: GeneratorRequest) -> np.ndarray:

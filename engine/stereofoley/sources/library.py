@@ -4,8 +4,8 @@ Names follow the Universal Category System, `CatID_FXName_CreatorID_SourceID.wav
 category + capitalised subcategory, e.g. `VEHCar`, `DOGBark`, `FEETHmn`; an optional `-UserCategory` may follow
 the CatID). Embedded metadata is read where present: the BWF `bext` description, iXML (any CATID, CATEGORY,
 SUBCATEGORY, FXNAME, DESCRIPTION, KEYWORDS, NOTE, TRACKTITLE element) and, for FLAC/AIFF, the title and comment
-tags. A detector class maps to UCS CatIDs and keywords through `ucs_map.json`, which a user file overrides class
-by class. Scoring: +10 for a CatID of the class, +2 for each of the class's keywords among the file's words.
+tags. A detector class maps to UCS CatIDs and keywords through the class vocabulary
+(`vocabulary.py`), which a user file (`--class-map`) overrides class by class. Scoring: +10 for a CatID of the class, +2 for each of the class's keywords among the file's words.
 Ties (and the choice among equals) are broken by a hash of (seed, class, track id, path in the library), so the
 choice is stable for a seed, independent of scan order, and differs between two objects of the same class.
 
@@ -20,10 +20,8 @@ import json
 import os
 import re
 import struct
-import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -35,6 +33,7 @@ from ..audio import read_mono
 from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, MediaNotFound, SourceUnavailable
 from ..files import write_text_atomic
+from ..vocabulary import Vocabulary, vocabulary_for
 
 AUDIO_SUFFIXES = (".wav", ".wave", ".bwf", ".flac", ".aif", ".aiff", ".aifc")
 INDEX_VERSION = 1
@@ -262,38 +261,11 @@ class ClassRule:
     keywords: tuple[str, ...]
 
 
-def load_class_map(user_file: str | os.PathLike | None = None) -> dict[str, ClassRule]:
-    """The built-in COCO → UCS map, with each class in the user's file (JSON or TOML) replacing the built-in one."""
-    builtin = json.loads(resources.files(__package__).joinpath("ucs_map.json").read_text(encoding="utf-8"))
-    rules = _parse_class_map(builtin, "built-in ucs_map.json")
-    if user_file is not None:
-        path = Path(user_file)
-        if not path.is_file():
-            raise MediaNotFound(f"class map file not found: {path}")
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-        except (ValueError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidParameter(f"class map {path} is not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from None
-        rules.update(_parse_class_map(data, str(path)))
-    return rules
-
-
-def _parse_class_map(data: Any, where: str) -> dict[str, ClassRule]:
-    if not isinstance(data, Mapping):
-        raise InvalidParameter(f"class map {where} must be an object of class -> {{cat_ids, keywords}}")
-    rules = {}
-    for name, value in data.items():
-        if name.startswith("_"):
-            continue
-        if not isinstance(value, Mapping) or set(value) - {"cat_ids", "keywords"}:
-            raise InvalidParameter(f"class map {where}: {name!r} must have only 'cat_ids' and 'keywords' lists, got {value!r}")
-        lists = {key: value.get(key, []) for key in ("cat_ids", "keywords")}
-        for key, items in lists.items():
-            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-                raise InvalidParameter(f"class map {where}: {name}.{key} must be a list of strings, got {items!r}")
-        rules[name.strip().lower()] = ClassRule(tuple(lists["cat_ids"]), tuple(k.lower() for k in lists["keywords"]))
-    return rules
+def load_class_map(class_map: "str | os.PathLike | Vocabulary | None" = None) -> dict[str, ClassRule]:
+    """Class (synonyms included) → UCS CatIDs and keywords, from the class vocabulary (vocabulary.py) with the
+    user's file (TOML or JSON) applied."""
+    vocabulary = vocabulary_for(class_map)
+    return {name: ClassRule(cat.cat_ids, cat.keywords) for name, cat in vocabulary.classes.items() if cat.cat_ids or cat.sounding}
 
 
 # ------------------------------------------------------------------------------------------------ choice

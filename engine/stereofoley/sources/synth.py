@@ -18,7 +18,8 @@ import numpy as np
 import scipy.signal
 
 from .. import SAMPLE_RATE_HZ
-from .motion import Motion, footstep_cadence_hz, level_gain, voice_for_class
+from .motion import Motion, footstep_cadence_hz, level_gain
+from ..vocabulary import Vocabulary, builtin_vocabulary
 
 SR = SAMPLE_RATE_HZ
 NOMINAL_RMS_DBFS = -24.0
@@ -141,14 +142,20 @@ def footstep_times_s(speed_m_s: np.ndarray) -> np.ndarray:
 
 
 def footsteps(speed_m_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Heel-then-toe noise bursts (150–3000 Hz, 12 ms decay) with a low thump, timed to the gait."""
-    n = np.asarray(speed_m_s).size
+    """Heel-then-toe noise bursts (150–3000 Hz, 12 ms decay) with a low thump, timed to the gait.
+
+    Each step is scaled by √(cadence at 1.4 m/s / cadence), so the power per second does not grow with the step
+    rate: how loud a faster walker is stays the level rule's business (motion.py), bounded there."""
+    speed = np.asarray(speed_m_s, dtype=np.float64)
+    n = speed.size
     out = np.zeros(n)
     burst_n = int(0.08 * SR)
     t = np.arange(burst_n) / SR
+    walking = float(footstep_cadence_hz(np.array([1.4]))[0])
     for step_s in footstep_times_s(speed_m_s):
         start = int(round((step_s + rng.uniform(-0.01, 0.01)) * SR))
-        gain = 10.0 ** (rng.uniform(-2.0, 2.0) / 20.0)
+        cadence = float(footstep_cadence_hz(speed[min(max(start, 0), n - 1) : min(max(start, 0), n - 1) + 1])[0])
+        gain = 10.0 ** (rng.uniform(-2.0, 2.0) / 20.0) * math.sqrt(walking / max(cadence, 1.0))
         heel = _bandpass(rng.standard_normal(burst_n), 150.0, 3000.0) * np.exp(-t / 0.012)
         thump = 0.6 * np.sin(2 * np.pi * rng.uniform(70.0, 110.0) * t) * np.exp(-t / 0.02)
         toe = _bandpass(rng.standard_normal(burst_n), 300.0, 4000.0) * np.exp(-t / 0.008) * 0.5
@@ -212,10 +219,11 @@ def room_tone(n_samples: int, rng: np.random.Generator) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- dispatch
-def synth_source(class_name: str, motion: Motion, rng: np.random.Generator) -> np.ndarray:
-    """The voice for a detector class, shaped by the motion level rules (see motion.py)."""
-    voice = voice_for_class(class_name)
-    n, kind = motion.n_samples, class_name.strip().lower()
+def synth_source(class_name: str, motion: Motion, rng: np.random.Generator, vocabulary: Vocabulary | None = None) -> np.ndarray:
+    """The voice the class vocabulary gives a detector class, shaped by the motion level rules (see motion.py).
+    A synonym or a user class plays the voice and tuning of the built-in class it stands for ("vehicle": a car)."""
+    category = (vocabulary or builtin_vocabulary()).category(class_name)
+    voice, kind, n = category.voice, category.kind, motion.n_samples
     if voice == "engine":
         sound = vehicle(motion.speed_m_s, rng, kind)
     elif voice == "steps":

@@ -7,6 +7,7 @@ search folders (--media-root), tried in that order after the path itself.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -24,13 +25,20 @@ class MediaSearch:
 
     timeline_dir: Path = Path(".")
     roots: tuple[Path, ...] = ()
-    remaps: tuple[tuple[str, str], ...] = ()  # (old prefix, new prefix), first match wins
+    remaps: tuple[tuple[str, str], ...] = ()  # (regular expression, replacement), first match that exists wins
 
     @staticmethod
     def parse_remap(rule: str) -> tuple[str, str]:
+        """--remap PATTERN=REPLACEMENT: a regular expression (searched case-insensitively in the path with
+        forward slashes) and its replacement (\\1 groups allowed). A plain prefix such as
+        D:/media=/mnt/media works as it always did. Applied by `relink`."""
         old, sep, new = rule.partition("=")
         if not sep or not old:
-            raise InvalidParameter(f"remaps entry {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
+            raise InvalidParameter(f"remaps entry {rule!r} must look like OLD_PREFIX=NEW_PREFIX (OLD may be a regular expression)")
+        try:
+            re.compile(old)
+        except re.error as exc:
+            raise InvalidParameter(f"remaps entry {rule!r}: {old!r} is not a regular expression ({exc})") from None
         return old, new
 
 
@@ -46,7 +54,9 @@ def reference_path(reference: otio.core.MediaReference | None) -> str | None:
         return None
     url = reference.target_url
     if url.lower().startswith("file:"):
-        return url_utils.filepath_from_url(url)
+        path = url_utils.filepath_from_url(url)
+        # file:///D%3a/x.mov decodes to /D:/x.mov: the drive letter is the path's start (Windows media)
+        return path[1:] if len(path) > 3 and path[0] == "/" and path[2] == ":" and path[1].isalpha() else path
     if "://" in url:
         return None  # http(s) and other schemes are not local media
     return url
@@ -75,10 +85,10 @@ def resolve(reference: otio.core.MediaReference | None, search: MediaSearch) -> 
 def _candidates(raw: str, search: MediaSearch) -> list[Path]:
     raw_norm = raw.replace("\\", "/")
     found: list[Path] = []
-    for old, new in search.remaps:
-        old_norm = old.replace("\\", "/")
-        if raw_norm.lower().startswith(old_norm.lower()):  # drive letters and Windows paths are case-insensitive
-            found.append(Path(new + raw_norm[len(old_norm):]))
+    for old, new in search.remaps:  # regular expressions, as relink applies them; Windows paths are case-insensitive
+        mapped = re.sub(old, new, raw_norm, count=1, flags=re.IGNORECASE)
+        if mapped != raw_norm:
+            found.append(Path(mapped))
     foreign = _is_windows_path(raw_norm)
     if not foreign:
         p = Path(raw_norm)

@@ -1,4 +1,4 @@
-"""Writing the result back for editors: the Foley audio track(s) in OTIO, FCP 7 XML, BWF WAVs.
+"""Writing the result back for editors: the Foley audio track(s) in OTIO (FCP 7 XML: fcp_xml.py, AAF: aaf.py).
 
 The output timeline is the input timeline plus audio tracks named "StereoFoley" (then "StereoFoley 2", ...
 only where selected clips overlap in time), whose clips sit exactly at the record ranges of their picture
@@ -19,8 +19,8 @@ import opentimelineio as otio
 from opentimelineio import url_utils
 
 from ..files import write_text_atomic
-from .timemap import rational, seconds, time_range
-from .plan import timeline_rate
+from .plan import global_start_s
+from .timemap import seconds, time_range
 
 FOLEY_TRACK_NAME = "StereoFoley"
 METADATA_KEY = "stereofoley"
@@ -51,11 +51,14 @@ def lanes(clips: Sequence[FoleyClip]) -> list[list[FoleyClip]]:
     return result
 
 
-def foley_tracks(clips: Sequence[FoleyClip], rate: float) -> list[otio.schema.Track]:
+def foley_tracks(clips: Sequence[FoleyClip], rate: float, start_s: Fraction = Fraction(0)) -> list[otio.schema.Track]:
     """One audio track per lane: gaps and Foley clips at the exact record ranges.
 
     Built as JSON and deserialised once per track: OTIO converts nested Python metadata (curves are lists
-    of [t, v] pairs) element by element, which costs ~10 ms a clip; its C++ JSON reader does not."""
+    of [t, v] pairs) element by element, which costs ~10 ms a clip; its C++ JSON reader does not.
+
+    Each WAV's media time starts at its record timecode (start_s, the timeline's global start, plus the
+    record start), as its BWF TimeReference does: hosts that read source timecode see the same time."""
     tracks = []
     for k, lane in enumerate(lanes(clips)):
         track = otio.schema.Track(
@@ -68,19 +71,23 @@ def foley_tracks(clips: Sequence[FoleyClip], rate: float) -> list[otio.schema.Tr
             if c.record_start_s > position:
                 gap = otio.schema.Gap(source_range=time_range(Fraction(0), c.record_start_s - position, rate))
                 data["children"].append(json.loads(gap.to_json_string()))
-            data["children"].append(_clip_json(c, rate))
+            data["children"].append(_clip_json(c, rate, start_s))
             position = c.record_end_s
         tracks.append(otio.adapters.read_from_string(json.dumps(data), "otio_json"))
     return tracks
 
 
-def _clip_json(c: FoleyClip, rate: float) -> dict:
-    duration = time_range(Fraction(0), c.record_end_s - c.record_start_s, rate)
+def _clip_json(c: FoleyClip, rate: float, start_s: Fraction) -> dict:
+    timecode = start_s + c.record_start_s
+    duration = time_range(timecode, timecode + c.record_end_s - c.record_start_s, rate)
     reference = otio.schema.ExternalReference(
         target_url=url_utils.url_from_filepath(str(Path(c.wav).resolve())), available_range=duration
     )
     clip = json.loads(otio.schema.Clip(name=c.name, media_reference=reference, source_range=duration).to_json_string())
-    clip["metadata"] = {METADATA_KEY: dict(c.metadata, picture_clip_id=c.picture_id)}  # plain JSON-able data
+    # the exact record range as fractions: re-rendering keeps this clip where it is, not at a float's rounding
+    exact = [f"{c.record_start_s.numerator}/{c.record_start_s.denominator}",
+             f"{c.record_end_s.numerator}/{c.record_end_s.denominator}"]
+    clip["metadata"] = {METADATA_KEY: dict(c.metadata, picture_clip_id=c.picture_id, record_range_s=exact)}
     return clip
 
 
@@ -99,10 +106,12 @@ def foley_clips_in(timeline: otio.schema.Timeline) -> list[FoleyClip]:
                 continue
             meta = dict(item.metadata[METADATA_KEY])
             r = item.range_in_parent()
-            start = seconds(r.start_time)
+            start, end = seconds(r.start_time), seconds(r.start_time) + seconds(r.duration)
+            exact = meta.pop("record_range_s", None)
+            if exact is not None and len(exact) == 2:
+                start, end = Fraction(str(exact[0])), Fraction(str(exact[1]))
             path = url_utils.filepath_from_url(item.media_reference.target_url)
-            found.append(FoleyClip(str(meta.pop("picture_clip_id", "")), item.name, start,
-                                   start + seconds(r.duration), Path(path), _plain(meta)))
+            found.append(FoleyClip(str(meta.pop("picture_clip_id", "")), item.name, start, end, Path(path), _plain(meta)))
     return found
 
 
@@ -122,7 +131,7 @@ def output_timeline(source: otio.schema.Timeline, clips: Sequence[FoleyClip], ra
     del result.tracks[:]
     for track in keep:
         result.tracks.append(track)
-    for track in foley_tracks(clips, rate):
+    for track in foley_tracks(clips, rate, global_start_s(source)):
         result.tracks.append(track)
     return result
 
@@ -131,40 +140,3 @@ def write_otio(timeline: otio.schema.Timeline, path: Path, *, overwrite: bool) -
     return write_text_atomic(path, otio.adapters.write_to_string(timeline, "otio_json"), overwrite=overwrite)
 
 
-def write_fcp_xml(timeline: otio.schema.Timeline, pictures: Sequence, path: Path, *, overwrite: bool) -> tuple[Path, str]:
-    """FCP 7 XML for Premiere and Resolve. The fcp_xml adapter cannot write every construct (clips directly
-    in stacks, clips without a source range); then the XML holds the selected picture clips on one video
-    track plus the Foley tracks, at the same record ranges. Returns the path and what was written."""
-    try:
-        text = otio.adapters.write_to_string(timeline, "fcp_xml")
-        kind = "full timeline"
-    except Exception as exc:  # the adapter raises TypeError/AttributeError on what it does not model
-        text = otio.adapters.write_to_string(_flat_for_xml(timeline, pictures), "fcp_xml")
-        kind = f"selected picture clips + Foley (full timeline not writable: {type(exc).__name__})"
-    return write_text_atomic(path, text, overwrite=overwrite), kind
-
-
-def _flat_for_xml(timeline: otio.schema.Timeline, pictures: Sequence) -> otio.schema.Timeline:
-    rate = timeline_rate(timeline)
-    flat = otio.schema.Timeline(name=timeline.name, global_start_time=timeline.global_start_time)
-    video = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
-    position = Fraction(0)
-    for p in sorted(pictures, key=lambda p: p.record_start_s):
-        if p.record_start_s < position:
-            continue  # overlapping picture: the XML's single video track holds the earlier one
-        if p.record_start_s > position:
-            video.append(otio.schema.Gap(source_range=time_range(Fraction(0), p.record_start_s - position, rate)))
-        media_rate = p.clip.trimmed_range().duration.rate
-        start, _ = p.media_range_s()
-        source = otio.opentime.TimeRange(rational(start, media_rate), rational(p.record_duration_s, rate))
-        reference = copy.deepcopy(p.clip.media_reference)
-        if getattr(reference, "available_range", True) is None:  # the XML writer needs the file's extent
-            _, end = p.media_range_s(with_handles=True)
-            reference.available_range = time_range(Fraction(0), end, media_rate)
-        video.append(otio.schema.Clip(name=p.name, media_reference=reference, source_range=source))
-        position = p.record_end_s
-    flat.tracks.append(video)
-    for track in timeline.tracks:
-        if is_foley_track(track):
-            flat.tracks.append(copy.deepcopy(track))
-    return flat

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Iterable, Sequence
 import opentimelineio as otio
 
 from ..errors import InvalidParameter, TimelineNotFound, UnsupportedTimeline
-from .timemap import Mapping, effect_speed, rate_fraction, seconds, snap_to_frame
+from .timemap import Mapping, child_ranges_s, effect_speed, rate_fraction, record_boundary, seconds
 
 _ZERO = Fraction(0)
 
@@ -45,7 +46,10 @@ def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
             + ", ".join("." + s for s in readable)
         )
     try:
-        result = otio.adapters.read_from_file(str(path))
+        if suffix == "edl":
+            result = otio.adapters.read_from_file(str(path), rate=edl_rate(path))
+        else:
+            result = otio.adapters.read_from_file(str(path))
     except Exception as exc:  # adapters raise anything from ValueError to XML parse errors
         raise UnsupportedTimeline(f"{path} could not be read as a .{suffix} timeline ({type(exc).__name__}: {exc})") from None
     if isinstance(result, otio.schema.SerializableCollection):  # e.g. EDL/XML holding several sequences
@@ -55,7 +59,42 @@ def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
         result = timelines[0]
     if not isinstance(result, otio.schema.Timeline):
         raise UnsupportedTimeline(f"{path} holds a {type(result).__name__}, not a timeline")
+    if suffix == "edl":
+        _record_start_from_trim(result)
     return result
+
+
+def _record_start_from_trim(timeline: otio.schema.Timeline) -> None:
+    """The cmx_3600 adapter states the first record timecode as a negative trim window on each track
+    (source_range start -86243 @24 for 00:59:53:11), which hides every clip. Editors read it as the
+    sequence start: it becomes global_start_time and the trim goes."""
+    tracks = [t for t in timeline.tracks if isinstance(t, otio.schema.Track) and t.source_range is not None]
+    starts = {t.source_range.start_time.to_seconds() for t in tracks}
+    if not tracks or len(starts) != 1 or min(starts) >= 0:
+        return
+    start = tracks[0].source_range.start_time
+    if all(t.source_range.duration.to_seconds() >= t.available_range().duration.to_seconds() - 1e-9 for t in tracks):
+        for t in tracks:
+            t.source_range = None
+        if timeline.global_start_time is None:
+            timeline.global_start_time = otio.opentime.RationalTime(-start.value, start.rate)
+
+
+_TIMECODE = re.compile(r"\b\d\d[:;]\d\d[:;]\d\d[:;](\d\d)\b")
+
+
+def edl_rate(path: Path) -> float:
+    """An EDL states no frame rate: the smallest editor rate its frame fields fit (any frame field above 23
+    rules out 24 fps), 29.97 when FCM says DROP FRAME."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if re.search(r"^FCM:\s*DROP FRAME", text, re.MULTILINE):
+        return 30000 / 1001
+    frames = [int(m) for m in _TIMECODE.findall(text)]
+    top = max(frames, default=0)
+    for rate in (24.0, 25.0, 30.0, 50.0, 60.0):
+        if top < rate:
+            return rate
+    return 60.0
 
 
 def timeline_rate(timeline: otio.schema.Timeline) -> float:
@@ -139,7 +178,11 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[PictureClip]:
         top = _TopTrack(track_index, track.name, video_number, rate, timeline)
         start = seconds(track.trimmed_range().start_time)
         mapping = Mapping(record_origin_s=_ZERO, local_at_origin_s=start, speed=effect_speed(track))
-        window = (_ZERO, seconds(track.trimmed_range().duration))
+        if track.source_range is not None:
+            window = (_ZERO, seconds(track.source_range.duration))
+        else:  # the track's own length, summed exactly (OTIO's float sum ends a hair early after NTSC clips)
+            ends = [end for child, (_, end) in child_ranges_s(track).items() if not isinstance(child, otio.schema.Transition)]
+            window = (_ZERO, max(ends, default=_ZERO))
         _walk(track, mapping, window, str(track_index), top, result, nested=False)
     _fill_visibility(result)
     return result
@@ -155,16 +198,15 @@ class _TopTrack:
 
 
 def _walk(composition, mapping: Mapping, window, path: str, top: _TopTrack, out: list, *, nested: bool) -> None:
-    ranges = composition.range_of_all_children()
+    ranges = child_ranges_s(composition)
     is_track = isinstance(composition, otio.schema.Track)
     for i, child in enumerate(composition):
         if isinstance(child, (otio.schema.Gap, otio.schema.Transition)) or not child.enabled:
             continue
-        r = ranges[child]
-        p0 = seconds(r.start_time)
-        p1 = p0 + seconds(r.duration)
+        p0, p1 = ranges[child]
         w0, w1 = _preimage(mapping, p0, p1, window)
-        w0, w1 = snap_to_frame(w0, top.rate), snap_to_frame(w1, top.rate)
+        warped = mapping.speed != 1
+        w0, w1 = record_boundary(w0, top.rate, warped=warped), record_boundary(w1, top.rate, warped=warped)
         if w1 <= w0:
             continue
         child_map = mapping.into_child(p0, seconds(child.trimmed_range().start_time), effect_speed(child))
@@ -232,6 +274,24 @@ def _union(intervals):
         else:
             merged.append((a, b))
     return merged
+
+
+def nothing_selected(path, timeline: otio.schema.Timeline, clips: Sequence[PictureClip], selection: str) -> str:
+    """The one-line error when no clip is selected: how many clips the enabled video tracks hold, and which
+    tracks' own trim windows (Track.source_range) leave out clips they hold."""
+    trimmed = []
+    for track in timeline.video_tracks():
+        if not track.enabled or track.source_range is None:
+            continue
+        held = sum(1 for _ in track.find_clips())
+        shown = sum(1 for c in clips if c.track_name == track.name)
+        if held > shown:
+            r = track.source_range
+            trimmed.append(f"track {track.name or '(unnamed)'!r} holds {held} clip(s) but its trim window "
+                           f"(start {r.start_time.value:g}, {r.duration.value:g} frames @{r.start_time.rate:g}) "
+                           f"shows {shown}")
+    why = "; " + "; ".join(trimmed) if trimmed else ""
+    return f"{path}: no clips selected ({len(clips)} video clips on enabled tracks{why}; selection {selection})"
 
 
 # ------------------------------------------------------------------------------------------------ selection

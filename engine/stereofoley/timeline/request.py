@@ -31,6 +31,7 @@ class ClipRequest:
     head_samples: int = 0
     tail_samples: int = 0
     time_reference_samples: int = 0  # BWF TimeReference of the record range's first sample (since midnight)
+    record_duration_s: float | None = None  # the exact record length (curves end here, as the host's item does)
 
     def __post_init__(self) -> None:
         if min(self.n_samples, self.head_samples, self.tail_samples) < 0 or self.record_samples < 0:
@@ -55,4 +56,5 @@ def clip_request(c: PictureClip, media_path: Path, global_start_s: Fraction = Fr
         media_start_s=float(media_start - offset), media_end_s=float(media_end - offset),
         speed=float(c.speed), n_samples=head_n + n_record + tail_n, head_samples=head_n, tail_samples=tail_n,
         time_reference_samples=sample_index(global_start_s + c.record_start_s),
+        record_duration_s=float(c.record_duration_s),
     )

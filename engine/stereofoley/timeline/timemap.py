@@ -7,6 +7,7 @@ adding clip durations (no drift). Float seconds appear only in reports.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,8 +25,10 @@ _MAX_RATE_DENOMINATOR = 1001
 _NTSC_TOLERANCE_FPS = 0.005
 
 
+@functools.lru_cache(maxsize=1024)
 def rate_fraction(rate: float) -> Fraction:
-    """A frame rate as an exact fraction: 24.0 -> 24, 29.97002997 and 29.97 -> 30000/1001, 23.98 -> 24000/1001."""
+    """A frame rate as an exact fraction: 24.0 -> 24, 29.97002997 and 29.97 -> 30000/1001, 23.98 -> 24000/1001.
+    (Cached: a long timeline asks for the same few rates hundreds of thousands of times.)"""
     if not (isinstance(rate, (int, float, Fraction)) and math.isfinite(rate) and rate > 0):
         raise UnsupportedTimeline(f"frame rate {rate!r} is not a positive number")
     exact = Fraction(rate).limit_denominator(_MAX_RATE_DENOMINATOR)
@@ -57,6 +60,40 @@ def snap_to_frame(t_s: Fraction, rate: float) -> Fraction:
     """Nearest frame boundary at `rate` (half up), as exact seconds."""
     r = rate_fraction(rate)
     return Fraction(math.floor(t_s * r + Fraction(1, 2))) / r
+
+
+def record_boundary(t_s: Fraction, rate: float, *, warped: bool) -> Fraction:
+    """A clip edge on the record timeline. Edges that OTIO itself places (sums of item durations, at whatever
+    rate each item runs: a 29.97 fps clip in a 25 fps sequence ends at 2.002 s) are kept exact, so every
+    Foley clip's range_in_parent equals its picture clip's. Only edges found by inverting a time warp
+    (speed changes, freezes) land between frames; those snap to the sequence frame grid."""
+    return snap_to_frame(t_s, rate) if warped else t_s
+
+
+def frame_index(t_s: Fraction, rate: float) -> int:
+    """The sequence frame at exact time t_s, rounding half up: the only seconds -> frame rounding for writers
+    that store integer frames (FCP XML, AAF). Durations are differences of rounded edges, never rounded
+    themselves, so nothing drifts."""
+    return math.floor(Fraction(t_s) * rate_fraction(rate) + Fraction(1, 2))
+
+
+def is_timecode_rate(rate: float) -> bool:
+    """Whether SMPTE timecode (OTIO's to_timecode) exists at this rate: 23.976, 24, 25, 29.97, 30, 48, 50,
+    59.94, 60. 10, 12 and 15 fps media (and VFR averages) have none."""
+    r = rate_fraction(rate)
+    return r in _TIMECODE_RATES
+
+
+_TIMECODE_RATES = frozenset({Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                             Fraction(48000, 1001), Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60)})
+
+
+def is_xml_rate(rate: float) -> bool:
+    """Whether FCP 7 XML can state this rate: <timebase> is an integer and <ntsc> means x 1000/1001, so 10, 12,
+    15, 24, 25, 30, 60 and 23.976, 29.97, 59.94 are; a VFR average such as 29.87 is not (it would read back
+    as 29.97)."""
+    r = rate_fraction(rate)
+    return r.denominator == 1 or r == Fraction(math.ceil(r) * 1000, 1001)
 
 
 def sample_index(t_s: Fraction, rate_hz: int = SAMPLE_RATE_HZ) -> int:
@@ -96,6 +133,27 @@ class Mapping:
             local_at_origin_s=child_local_start_s + (self.local_at_origin_s - child_start_in_parent_s) * child_speed,
             speed=self.speed * child_speed,
         )
+
+
+def child_ranges_s(composition: otio.core.Composition) -> dict:
+    """Exact (start, end) seconds of each child in its parent's time, as OTIO's range_of_all_children places
+    them but without its float sums (20 frames @10 + 60 @29.97 + 48 @23.976 is 6.004 s, not 6.0040000000000004):
+    in a track items follow one another and transitions overlap their neighbours without taking time; in a
+    stack every child starts at the stack's 0."""
+    found = {}
+    if isinstance(composition, otio.schema.Track):
+        position = Fraction(0)
+        for child in composition:
+            if isinstance(child, otio.schema.Transition):
+                found[child] = (position - seconds(child.in_offset), position + seconds(child.out_offset))
+                continue
+            duration = seconds(child.trimmed_range().duration)
+            found[child] = (position, position + duration)
+            position += duration
+    else:
+        for child in composition:
+            found[child] = (Fraction(0), seconds(child.trimmed_range().duration))
+    return found
 
 
 def effect_speed(item: otio.core.Item) -> Fraction:

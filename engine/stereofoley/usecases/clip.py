@@ -28,7 +28,7 @@ from ..spatial.trajectory import Trajectory
 from ..timeline.request import ClipRequest
 from ..options import RenderOptions
 from ..vision import Analysis, ObjectTrack, analyze_video, probe, write_tracks
-from ..vision.scene import select_objects
+from ..vision.scene import allocate_voices
 from ..vision.decode import resolve_range
 from ..sources import make_source_for
 
@@ -123,11 +123,15 @@ def mix_clip(request: ClipRequest, options: RenderOptions, progress: Progress | 
         progress=(lambda f: progress(0.8 * f)) if progress else None,
     )
     cuts = [c - analysis.start_s for c in analysis.cuts_s]
-    chosen = select_objects(analysis.tracks, options.max_objects, cuts_s=cuts)
+    # N voices given moment by moment; distances from the providers' class vocabulary (the user's --class-map)
+    vocabulary = getattr(source_for, "vocabulary", None)
+    plan = allocate_voices(analysis.tracks, options.max_objects, duration_s=analysis.duration_s, cuts_s=cuts,
+                           vocabulary=vocabulary)
     n = request.n_samples
     objects = []
-    for track in chosen:
-        trajectory = retime(track.to_trajectory(options.settings), request.speed, frozen_at_s or 0.0)
+    for voiced in plan.objects:
+        track = voiced.track
+        trajectory = retime(voiced.trajectory(options.settings), request.speed, frozen_at_s or 0.0)
         source = _checked_source(source_for(track, n), n, track)
         provider = getattr(source_for, "choices", {}).get(int(track.track_id), "neutral")
         objects.append(SoundObject(f"{track.class_name}-{track.track_id}", source, trajectory,
@@ -235,7 +239,9 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
     write_bwf(wav, stereo, time_reference_samples=request.time_reference_samples,
               description=f"StereoFoley {__version__}", subtype=subtype, overwrite=options.overwrite)
     objects = []
-    head_s, duration_s = request.head_samples / SAMPLE_RATE_HZ, request.record_samples / SAMPLE_RATE_HZ
+    head_s = request.head_samples / SAMPLE_RATE_HZ
+    # curves end at the exact record length (the host's item length), not on the WAV's last sample
+    duration_s = request.record_duration_s or request.record_samples / SAMPLE_RATE_HZ
     for k, obj in enumerate(mix.objects, start=1):
         entry = obj.to_json()
         entry["trajectory"] = [{**point, "t": point["t"] - head_s} for point in entry["trajectory"]]  # record clock

@@ -21,9 +21,13 @@ from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
 from ..files import write_text_atomic
 from ..options import RenderOptions
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR
-from ..timeline.media import MediaSearch, file_offset_s, resolve
-from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_fcp_xml, write_otio
-from ..timeline.plan import PictureClip, Selection, global_start_s, picture_clips, read_timeline, select, timeline_rate
+from ..timeline import aaf
+from ..timeline.fcp_xml import write_fcp_xml
+from ..timeline.media import MediaSearch, file_offset_s
+from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_otio
+from ..timeline.plan import (PictureClip, Selection, global_start_s, nothing_selected, picture_clips, read_timeline,
+                             select, timeline_rate)
+from ..timeline.relink import resolve_all
 from ..timeline.request import clip_request
 from ..timeline.timemap import rate_fraction, rational, sample_index
 from . import clip as clip_usecase
@@ -36,12 +40,14 @@ Progress = Callable[[float, str], None]
 
 def render_timeline(path, out_dir, *, selection: Selection = Selection(), options: RenderOptions = RenderOptions(),
                     progress: Progress | None = None, mixer: ClipMixer | None = None, write_xml: bool = True,
-                    write_rpp: bool = True) -> dict[str, Any]:
+                    write_rpp: bool = True, write_aaf: bool = True, xml_stems: bool = False) -> dict[str, Any]:
     """Render every selected clip of the timeline at `path` into `out_dir` and return the JSON report.
 
     Raises UnsupportedTimeline when the timeline cannot be read, nothing is selected, or no selected clip can
     be rendered. Clips that cannot be rendered (missing media, generators, analysis errors) are listed under
-    "skipped" with their reason and the report's status is "partial".
+    "skipped" with their reason and the report's status is "partial". write_aaf: the Foley lanes as AAF for
+    Pro Tools (timeline/aaf.py); xml_stems: the FCP XML gets one audio track per object with keyframed
+    pan/level (timeline/fcp_xml.py).
     """
     t_start = time.perf_counter()
     path, out_dir = Path(path), Path(out_dir)
@@ -50,9 +56,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     clips = picture_clips(timeline)
     chosen = select(timeline, clips, selection)
     if not chosen:
-        raise UnsupportedTimeline(
-            f"{path}: no clips selected ({len(clips)} video clips on enabled tracks; selection {_describe(selection)})"
-        )
+        raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)))
     search = MediaSearch(timeline_dir=path.parent.resolve(), roots=tuple(Path(r) for r in options.media_roots),
                          remaps=tuple(MediaSearch.parse_remap(r) for r in options.remaps))
     stem = safe_name(path.name.split(".")[0], 60, default="timeline")
@@ -61,11 +65,14 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         outputs["xml"] = out_dir / f"{stem}.stereofoley.xml"
     if write_rpp:
         outputs["rpp"] = out_dir / f"{stem}.stereofoley.rpp"
+    if write_aaf:
+        outputs["aaf"] = out_dir / f"{stem}.stereofoley.aaf"
 
     skipped: list[dict[str, str]] = []
     planned: list[tuple[PictureClip, Path]] = []
+    relinked = resolve_all(chosen, search)  # media roots indexed once; relinked references updated
     for c in chosen:
-        found = resolve(c.clip.media_reference, search)
+        found = relinked[c.id]
         if found.path is None:
             skipped.append({"id": c.id, "name": c.name, "reason": found.reason})
         else:
@@ -99,7 +106,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
             continue
         entry, summary = _foley_clip(c, result, g0, rate, options)
         rendered.append(entry)
-        report_clips.append(summary)
+        report_clips.append(dict(summary, relink=relinked[c.id].to_report()))
     if not rendered:
         raise UnsupportedTimeline(f"{path}: no clip could be rendered: "
                                   + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
@@ -113,11 +120,18 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
                 if e.picture_id not in done and e.wav.is_file()]
     result_timeline = output_timeline(timeline, kept + rendered, rate)
     write_otio(result_timeline, outputs["otio"], overwrite=options.overwrite)
-    xml_kind = None
+    xml_kind, notes = None, []
     if "xml" in outputs:
-        _, xml_kind = write_fcp_xml(result_timeline, [c for c, _ in planned], outputs["xml"], overwrite=options.overwrite)
+        xml = write_fcp_xml(result_timeline, [c for c, _ in planned], outputs["xml"], overwrite=options.overwrite,
+                            stems=xml_stems and options.stems)
+        xml_kind, notes = xml.content, notes + list(xml.notes)
     if "rpp" in outputs:
         write_text_atomic(outputs["rpp"], _rpp_text(result_timeline), overwrite=options.overwrite)
+    if "aaf" in outputs:
+        written = aaf.write_aaf(result_timeline, outputs["aaf"], overwrite=options.overwrite)
+        notes += list(written.notes)
+        if written.path is None:
+            del outputs["aaf"]
     t_written = time.perf_counter()
 
     report = {
@@ -127,6 +141,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         "timeline_out": str(outputs["otio"].resolve()),
         "outputs": {k: str(v.resolve()) for k, v in outputs.items()},
         "fcp_xml_content": xml_kind,
+        "notes": notes,
         "rate": rate,
         "global_start_s": float(g0),
         "clips": report_clips,

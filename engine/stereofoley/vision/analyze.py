@@ -18,7 +18,7 @@ from .cache import AnalysisCache
 from .decode import iter_frames, prefetched, probe, resolve_range
 from .detect import Detections, Detector, DetectorPlan, plan_detector
 from .options import DetectorOptions
-from .placement import build_track
+from .placement import PLACEMENT_VERSION, build_track
 from .propagate import SparseDetection
 from .tracker import CutDetector, make_tracker, update_tracker
 from .tracks import DEFAULT_HFOV_DEG, Analysis
@@ -100,7 +100,7 @@ def analysis_key(start: float, end: float, analysis_fps: float, tracker: str, hf
     """The cache key of an analysis (without the media hash, which AnalysisCache.media_digest adds)."""
     key = {
         "engine": __version__, "start_s": round(start, 6), "end_s": round(end, 6), "analysis_fps": analysis_fps,
-        "tracker": tracker, "hfov_deg": hfov_deg, "detector": detector_key,
+        "tracker": tracker, "hfov_deg": hfov_deg, "detector": detector_key, "placement": PLACEMENT_VERSION,
     }
     if detect_every > 1:
         key["detect_every"] = detect_every

@@ -1,7 +1,7 @@
 """Detectors behind one interface: `detect(image) -> Detections` on a BGR frame, boxes normalised to the frame.
 
-- `MotionDetector`: class-agnostic moving objects for static or slowly moving cameras (OpenCV MOG2 background
-  subtraction + connected components). No weights.
+- `MotionDetector` (`motion.py`): class-agnostic moving objects, for locked-off and hand-held cameras (global
+  motion compensation, a per-pixel background model, connected components). No weights.
 - `YoloDetector`: an ultralytics YOLO model from a local `.pt` file; class names come from the model.
 - `make_detector("auto" | "yolo" | "motion", weights, imgsz=, conf=, iou=, classes=, frame_width=)`: `auto` is YOLO
   when its weights are on disk, else motion, with a one-line notice. Nothing is ever downloaded: missing weights
@@ -16,36 +16,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence
 
-import cv2
 import numpy as np
 
 from ..errors import InvalidParameter, MissingWeights
 from .options import DEFAULT_CONF, DEFAULT_IOU, DETECTORS, DetectorOptions, auto_imgsz, check_imgsz, parse_classes
+from .detections import MOTION_CLASS, Detections  # noqa: F401 (re-exported)
+from .motion import MotionDetector  # noqa: F401 (re-exported)
 from .ultralytics_env import import_ultralytics
 
 log = logging.getLogger("stereofoley.vision")
 
 DEFAULT_WEIGHTS = "yolo11n.pt"
 WEIGHTS_ENV = "STEREOFOLEY_MODELS"  # a folder searched for weights given by bare name
-MOTION_CLASS = "object"  # what the class-agnostic detector calls everything it finds
-
-
-@dataclass(frozen=True, eq=False)
-class Detections:
-    xyxy_norm: np.ndarray  # (n, 4) x1, y1, x2, y2 in 0..1 of frame width / height
-    confidence: np.ndarray  # (n,) 0..1
-    class_id: np.ndarray  # (n,) int, keys of the detector's class_names
-
-    @classmethod
-    def empty(cls) -> "Detections":
-        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return int(self.confidence.size)
 
 
 class Detector(Protocol):
@@ -65,80 +50,6 @@ def detect_batch(detector: Detector, images: Sequence[np.ndarray]) -> list[Detec
     """`detector.detect` on several frames, in one batched call where the detector has one."""
     batch = getattr(detector, "detect_batch", None)
     return list(batch(images)) if batch is not None else [detector.detect(im) for im in images]
-
-
-# ------------------------------------------------------------------------------------------------ motion
-@dataclass
-class MotionDetector:
-    """Moving blobs against a background model primed, per shot, with the median of its first frames.
-
-    Priming with a median (rather than the first frame) keeps objects present at the start out of the
-    background, so they do not leave a "ghost" where they stood. MOG2 keeps a per-pixel noise model, so grain and
-    sensor noise do not become objects. Blobs are cleaned by morphology and kept above a minimum area.
-    """
-
-    input_width: int = 320
-    warmup_frames: int = 30  # 3 s at 10 fps: a median over this keeps passing objects out of the background
-    history_frames: int = 300  # long: a slow object must not melt into the background
-    var_threshold: float = 25.0  # squared Mahalanobis distance for "foreground"
-    min_area_frac: float = 0.002  # smallest blob, as a fraction of the frame area
-    max_foreground_frac: float = 0.5  # above this the camera moved or the shot changed: no detections, re-prime
-    min_confidence: float = 0.0  # blobs below this solidity score (0.5..1) are dropped
-    name: str = "motion"
-    class_names: Mapping[int, str] = field(default_factory=lambda: {0: MOTION_CLASS})
-    _model: cv2.BackgroundSubtractorMOG2 | None = field(default=None, repr=False)
-
-    def cache_key(self) -> dict:
-        return {
-            "detector": self.name, "input_width": self.input_width, "warmup_frames": self.warmup_frames,
-            "history_frames": self.history_frames, "var_threshold": self.var_threshold,
-            "min_area_frac": self.min_area_frac, "max_foreground_frac": self.max_foreground_frac,
-            **({"min_confidence": self.min_confidence} if self.min_confidence > 0 else {}),
-        }
-
-    def start_shot(self, images: Sequence[np.ndarray]) -> None:
-        model = cv2.createBackgroundSubtractorMOG2(history=self.history_frames, varThreshold=self.var_threshold, detectShadows=False)
-        if images:
-            stack = np.stack([_blur(im) for im in images])
-            median = np.median(stack, axis=0).astype(np.uint8)
-            # Initial variance from the frames' spread around the median (noise level of this shot), so noisy
-            # footage does not light up until MOG2 has learnt it.
-            spread = np.median(np.abs(stack.astype(np.int16) - median.astype(np.int16)))
-            model.setVarInit(float(max(15.0, (1.4826 * spread) ** 2 * 2.0)))
-            model.apply(median, learningRate=1.0)
-        self._model = model
-
-    def detect(self, image: np.ndarray) -> Detections:
-        if self._model is None:
-            self.start_shot([image])
-        # An explicit rate: MOG2's default ramps it (1/2, 1/4, ...) over the first frames, which would learn
-        # the objects of the first frames into the background right after priming.
-        mask = self._model.apply(_blur(image), learningRate=1.0 / self.history_frames)
-        mask = (mask > 127).astype(np.uint8)
-        h, w = mask.shape
-        if mask.mean() > self.max_foreground_frac:
-            self.start_shot([image])
-            return Detections.empty()
-        k = max(3, int(round(w / 80)) | 1)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        boxes, conf = [], []
-        for x, y, bw, bh, area in stats[1:n]:
-            if area < self.min_area_frac * w * h:
-                continue
-            score = 0.5 + 0.5 * area / float(bw * bh)  # a solid blob is more object-like than a scatter
-            if score < self.min_confidence:
-                continue
-            boxes.append((x / w, y / h, (x + bw) / w, (y + bh) / h))
-            conf.append(score)
-        if not boxes:
-            return Detections.empty()
-        return Detections(np.asarray(boxes, dtype=np.float64), np.asarray(conf), np.zeros(len(boxes), dtype=np.int64))
-
-
-def _blur(image: np.ndarray) -> np.ndarray:
-    return cv2.GaussianBlur(image, (5, 5), 0)
 
 
 # -------------------------------------------------------------------------------------------------- YOLO
@@ -311,4 +222,4 @@ def _motion(conf: float, classes) -> MotionDetector:
     if classes is not None and any(c not in (MOTION_CLASS, 0) for c in classes):
         raise InvalidParameter(f"classes={','.join(map(str, classes))}: the motion detector finds only "
                                f"{MOTION_CLASS!r} (class 0); use --detector yolo for class filtering")
-    return MotionDetector(min_confidence=conf if conf > DEFAULT_CONF else 0.0)
+    return MotionDetector()  # its confidences are blob solidity scores; conf does not filter them

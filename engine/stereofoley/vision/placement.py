@@ -7,40 +7,33 @@ Steps, in order, on the analysis frames of one shot:
 3. centre, log-size are smoothed with a centred Savitzky–Golay filter: analysis is offline, so the filter is
    zero-phase (no lag at all) and keeps constant-velocity motion exact;
 4. a track that starts or ends at a frame edge is extrapolated off-screen for at most `EDGE_EXTRAPOLATION_S`,
-   then ends;
+   then ends: one whose box is cut by the edge, or one first (last) seen within `EDGE_ZONE` of an edge moving
+   away from (towards) it, as when a detector picks a person up only once most of them is in frame. So the
+   sound enters and leaves at the frame edge instead of starting late, inside the picture;
 5. azimuth through the camera's horizontal field of view; distance from box height and the class's typical
-   height (pinhole camera), or for an unknown class from its relative scale change against a 1 m object.
+   height in the class vocabulary (vocabulary.py: a person 1.7 m, a car 1.5 m; synonyms and the user's
+   --class-map included), an unmapped class as a 1 m object (pinhole camera).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import scipy.signal
 
+from ..vocabulary import Vocabulary, builtin_vocabulary
 from ..spatial.trajectory import azimuth_from_x
 from .tracks import DEFAULT_HFOV_DEG, ObjectTrack, vertical_fov_deg
 
-EDGE_EXTRAPOLATION_S = 0.3
+PLACEMENT_VERSION = 2  # part of the analysis cache key: bump when placement changes (2: vocabulary, edge zone)
+EDGE_EXTRAPOLATION_S = 1.0
 EDGE_MARGIN = 0.01  # a box side this close to the frame edge (fraction of width) is cut by it
+EDGE_ZONE = 0.1  # a track first or last seen this close to an edge, moving across it, came in or goes out there
+MIN_EDGE_SPEED = 0.02  # frame widths per second: slower than this, an object near the edge is not leaving
 SMOOTH_WINDOW = 5  # analysis frames in the smoothing window (odd)
 MIN_DISTANCE_M, MAX_DISTANCE_M = 0.5, 500.0
-UNKNOWN_HEIGHT_M = 1.0
-
-# Typical heights (m) of what COCO detectors find; the distance estimate scales with them.
-CLASS_HEIGHT_M = {
-    "person": 1.7, "bicycle": 1.1, "car": 1.5, "motorcycle": 1.2, "airplane": 4.0, "bus": 3.2, "train": 3.8,
-    "truck": 3.0, "boat": 2.0, "bird": 0.25, "cat": 0.3, "dog": 0.6, "horse": 1.6, "sheep": 0.9, "cow": 1.4,
-    "elephant": 3.0, "bear": 1.2, "zebra": 1.4, "giraffe": 4.5, "skateboard": 0.15, "sports ball": 0.22,
-    "frisbee": 0.25, "kite": 1.0, "umbrella": 1.0, "suitcase": 0.7, "chair": 0.9, "clock": 0.3, "tv": 0.6,
-}
-# Classes that make sound when on screen; "object" is the motion detector's: a moving thing is heard.
-SOUNDING_CLASSES = frozenset({
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "skateboard", "sports ball", "frisbee",
-    "clock", "object",
-})
 
 
 def fill_gaps(times: np.ndarray, obs_times: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -101,6 +94,23 @@ def _extrapolate(times: np.ndarray, xyxy: np.ndarray, *, at_start: bool, limit_s
     return t[keep], b[keep]
 
 
+def _crosses_edge(times: np.ndarray, xyxy: np.ndarray, *, at_start: bool) -> bool:
+    """Whether the track's first (last) box is cut by a side edge, or near one and moving in from (out across) it."""
+    box = xyxy[0] if at_start else xyxy[-1]
+    if box[0] <= EDGE_MARGIN or box[2] >= 1.0 - EDGE_MARGIN:
+        return True
+    k = min(4, len(times) - 1)
+    if k < 1:
+        return False
+    seg = slice(0, k + 1) if at_start else slice(-k - 1, None)
+    cx = (xyxy[seg, 0] + xyxy[seg, 2]) / 2.0
+    v = (cx[-1] - cx[0]) / (times[seg][-1] - times[seg][0])
+    outward = -v if at_start else v  # positive: towards the right edge (leaving) or from the left one (entering)
+    if box[0] <= EDGE_ZONE and outward < -MIN_EDGE_SPEED:
+        return True
+    return bool(box[2] >= 1.0 - EDGE_ZONE and outward > MIN_EDGE_SPEED)
+
+
 def build_track(
     track_id: int,
     class_name: str,
@@ -112,6 +122,7 @@ def build_track(
     shot_span_s: tuple[float, float],
     aspect: float,
     hfov_deg: float = DEFAULT_HFOV_DEG,
+    vocabulary: Vocabulary | None = None,
 ) -> ObjectTrack:
     """One ObjectTrack from the raw detections a tracker assigned to one identity within one shot.
 
@@ -124,9 +135,8 @@ def build_track(
     xyxy = fill_gaps(times, obs_times_s, np.asarray(obs_xyxy_norm, dtype=np.float64))
     conf = np.zeros(times.size)
     conf[np.searchsorted(times, obs_times_s).clip(0, times.size - 1)] = obs_confidence
-    starts_at_edge = xyxy[0, 0] <= EDGE_MARGIN or xyxy[0, 2] >= 1.0 - EDGE_MARGIN
-    ends_at_edge = xyxy[-1, 0] <= EDGE_MARGIN or xyxy[-1, 2] >= 1.0 - EDGE_MARGIN
     xyxy = _smooth_boxes(restore_edge_boxes(xyxy))
+    starts_at_edge, ends_at_edge = _crosses_edge(times, xyxy, at_start=True), _crosses_edge(times, xyxy, at_start=False)
 
     step_s = float(np.median(np.diff(frame_times_s))) if frame_times_s.size > 1 else 0.1
     if starts_at_edge:
@@ -137,15 +147,33 @@ def build_track(
         times, xyxy, conf = np.concatenate([times, t]), np.concatenate([xyxy, b]), np.concatenate([conf, np.zeros(t.size)])
 
     x = (xyxy[:, 0] + xyxy[:, 2]) / 2.0
-    height = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-4)
-    size_m = CLASS_HEIGHT_M.get(class_name, UNKNOWN_HEIGHT_M)
-    vfov = math.radians(vertical_fov_deg(hfov_deg, aspect))
-    distance = np.clip(size_m / (height * 2.0 * math.tan(vfov / 2.0)), MIN_DISTANCE_M, MAX_DISTANCE_M)
-    sounding = class_name in SOUNDING_CLASSES
+    category = (vocabulary or builtin_vocabulary()).category(class_name)
+    distance = distance_from_boxes(xyxy, category.height_m, hfov_deg, aspect)
+    sounding = category.sounding
     return ObjectTrack(
         track_id=int(track_id), class_name=class_name, sounding=sounding, times_s=times, xyxy_norm=xyxy,
         confidence=conf, x_norm=x, azimuth_deg=azimuth_from_x(x, hfov_deg), distance_m=distance,
         salience=track_salience(times, xyxy, sounding), hfov_deg=hfov_deg, aspect=aspect,
+    )
+
+
+def distance_from_boxes(xyxy_norm: np.ndarray, height_m: float, hfov_deg: float, aspect: float) -> np.ndarray:
+    """Pinhole distance (m) of an object `height_m` tall whose box is `xyxy_norm` (fractions of the frame)."""
+    height = np.maximum(np.asarray(xyxy_norm)[:, 3] - np.asarray(xyxy_norm)[:, 1], 1e-4)
+    vfov = math.radians(vertical_fov_deg(hfov_deg, aspect))
+    return np.clip(height_m / (height * 2.0 * math.tan(vfov / 2.0)), MIN_DISTANCE_M, MAX_DISTANCE_M)
+
+
+def placed_with(track: ObjectTrack, vocabulary: Vocabulary) -> ObjectTrack:
+    """The track with distance, `sounding` and salience as `vocabulary` gives them (a user --class-map applied
+    after analysis: tracks.json and the analysis cache keep the built-in placement)."""
+    category = vocabulary.category(track.class_name)
+    distance = distance_from_boxes(track.xyxy_norm, category.height_m, track.hfov_deg, track.aspect)
+    if category.sounding == track.sounding and np.array_equal(distance, track.distance_m):
+        return track
+    return dataclasses.replace(
+        track, sounding=category.sounding, distance_m=distance,
+        salience=track_salience(track.times_s, track.xyxy_norm, category.sounding),
     )
 
 

@@ -1,0 +1,1 @@
+"""Host project writers (Ardour sessions): below commands, beside timeline; no transport imports."""
