@@ -16,15 +16,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from ..errors import InvalidParameter, MissingWeights
-from .options import DEFAULT_CONF, DEFAULT_IOU, DETECTORS, DetectorOptions, auto_imgsz, check_imgsz, parse_classes
 from .detections import MOTION_CLASS, Detections  # noqa: F401 (re-exported)
 from .motion import MotionDetector  # noqa: F401 (re-exported)
+from .options import DEFAULT_CONF, DEFAULT_IOU, DETECTORS, DetectorOptions, auto_imgsz, check_imgsz, parse_classes
 from .ultralytics_env import import_ultralytics
 
 log = logging.getLogger("stereofoley.vision")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detect import Detections
+from .detections import Detections
 
 INNER = 0.2  # fraction of the box's width / height left out on each side when choosing points
 MAX_POINTS = 40  # corners per box
