@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                           tracks=tuple(args.track),
                           range_s=parse_range(args.time_range, args.timeline) if args.time_range else None)
     options = render_options_from_args(args, media_roots=tuple(args.media_root), remaps=tuple(args.remap))
-    progress = None if args.json else _progress_printer()
+    progress = None if args.json or getattr(args, "quiet", False) else _progress_printer()
     for stale in clean_stale_parts(args.out):  # temp files of a render that was killed
         print(f"stereofoley render: removed {stale.name}, left by an interrupted render", file=sys.stderr)
     report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress,
