@@ -118,8 +118,8 @@ def mix_clip(request: ClipRequest, options: RenderOptions, progress: Progress | 
     source_for = source_for or source_for_request(request, options)  # a provider that cannot serve fails first
     cache_dir = (options.cache_dir or user_cache_dir("vision")) if options.cache else None
     analysis = analyze_video(
-        request.media_path, start_s=start_s, end_s=end_s, detector=options.detector, weights=options.weights,
-        analysis_fps=options.analysis_fps, tracker=options.tracker, cache_dir=cache_dir,
+        request.media_path, start_s=start_s, end_s=end_s, options=options.detector_options,
+        tracker=options.tracker, cache_dir=cache_dir,
         progress=(lambda f: progress(0.8 * f)) if progress else None,
     )
     cuts = [c - analysis.start_s for c in analysis.cuts_s]
