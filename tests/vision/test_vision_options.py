@@ -212,8 +212,8 @@ def test_analyze_cli_rejects_bad_options_at_parse_time(scene_video, tmp_path, ca
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--conf", "1.5"], "conf=1.5 is outside [0, 1)"),
-    (["--iou", "0"], "iou=0.0 is outside (0, 1]"),
+    (["--conf", "1.5"], "--conf 1.5 is outside [0, 1)"),
+    (["--iou", "0"], "--iou 0.0 is outside (0, 1]"),
     (["--weights", SPRITES, "--classes", "dog"], "class 'dog' is not one of the classes of"),
     (["--detector", "motion", "--classes", "car"], "the motion detector finds only 'object'"),
 ])
