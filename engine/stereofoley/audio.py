@@ -13,7 +13,7 @@ import soxr
 
 from . import SAMPLE_RATE_HZ
 from .errors import InvalidAudio, InvalidParameter, MediaNotFound
-from .files import atomic_output
+from .files import atomic_output, check_read
 
 
 def resample(x: np.ndarray, rate_hz: int) -> np.ndarray:
@@ -44,7 +44,7 @@ def check_mono(source: np.ndarray) -> np.ndarray:
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Read a file as float32 (channels, n) at its own rate. Clear errors for missing, non-audio, empty or NaN."""
-    path = Path(path)
+    path = check_read(path, "audio file")
     if not path.is_file():
         raise MediaNotFound(f"audio file not found: {path}")
     try:

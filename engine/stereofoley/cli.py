@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import re
 import sys
 from typing import Sequence
@@ -53,13 +54,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or EXIT_OK)
     except StereoFoleyError as exc:
-        if getattr(args, "json", False):
-            print(json.dumps({"ok": False, "error": type(exc).__name__, "message": str(exc)}))
-        print(f"stereofoley {args.command}: error: {as_flags(str(exc))}", file=sys.stderr)
-        return EXIT_ERROR
+        return _fail(args, type(exc).__name__, as_flags(str(exc)))
     except KeyboardInterrupt:
         print(f"stereofoley {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a name too long, a folder where a file was expected: name the file
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return _fail(args, type(exc).__name__, f"{exc.strerror or exc}{where}")
+    except MemoryError:
+        return _fail(args, "MemoryError", "out of memory (an input asks for more audio or frames than fit; "
+                                          "check clip durations, freeze frames and gaps)")
+    except Exception as exc:  # a bug: one line, never a traceback (STEREOFOLEY_DEBUG=1 shows it)
+        if os.environ.get("STEREOFOLEY_DEBUG"):
+            raise
+        return _fail(args, type(exc).__name__, f"internal error: {type(exc).__name__}: {exc} "
+                                               "(set STEREOFOLEY_DEBUG=1 for the traceback)")
+
+
+def _fail(args: argparse.Namespace, kind: str, message: str) -> int:
+    """One line on stderr (and one JSON document on stdout with --json); exit 1."""
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "error": kind, "message": message}))
+    print(f"stereofoley {args.command}: error: {message}"[:2000].replace("\n", " "), file=sys.stderr)
+    return EXIT_ERROR
 
 
 def as_flags(message: str) -> str:

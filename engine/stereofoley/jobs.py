@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from .config import user_cache_dir
 from .errors import InvalidJob, JobCancelled, StereoFoleyError
-from .files import read_json, resolve_under_roots, safe_name, write_text_atomic
+from .files import (check_read, check_status_target, clean_stale_parts, confinement, mkdir_confined, read_json,
+                    resolve_under_roots, safe_name, unique_names, write_text_atomic)
 from .options import RenderOptions
 from .spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
 from .spatial.trajectory import Trajectory, read_trajectory
@@ -66,6 +68,9 @@ class Job:
     timeline: Path | None = None
     select: Mapping[str, Any] = field(default_factory=dict)
     options: RenderOptions = RenderOptions()
+    # The roots a server confines the job to (None: not confined). Every file the job opens or writes, including
+    # the media a timeline names, is checked against them at the moment it is opened (files.confinement).
+    roots: tuple[Path, ...] | None = None
 
 
 def _abs_path(value: Any, what: str, roots: Iterable[Path] | None) -> Path:
@@ -121,13 +126,13 @@ def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
             item_id = _item_id(clip.get("id", i), i, seen)
             items.append(ClipItem(item_id, _abs_path(clip.get("media"), f"clip {i} media", roots), start, end,
                                   str(clip.get("name", item_id))))
-        return Job(kind, out_dir, tuple(items), options=options)
+        return Job(kind, out_dir, tuple(items), options=options, roots=roots)
     if kind == "timeline":
         select = data.get("select", {})
         if not isinstance(select, Mapping):
             raise InvalidJob("'select' must be an object")
         return Job(kind, out_dir, timeline=_abs_path(data.get("timeline"), "timeline", roots), select=dict(select),
-                   options=options)
+                   options=options, roots=roots)
     entries = data.get("items")
     if not isinstance(entries, list) or not entries:
         raise InvalidJob("a spatialize job needs a non-empty list 'items'")
@@ -140,7 +145,7 @@ def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
         item_id = _item_id(entry.get("id", i), i, seen)
         items.append(SpatializeItem(item_id, _abs_path(entry.get("source"), f"item {i} source", roots), trajectory,
                                     str(entry.get("name", item_id))))
-    return Job(kind, out_dir, tuple(items), options=options)
+    return Job(kind, out_dir, tuple(items), options=options, roots=roots)
 
 
 # Options that name files or folders: absolute, and under the roots when a server runs the job.
@@ -182,7 +187,10 @@ class _Reporter:
     at most every 50 ms) and tells the listener, in that order, under one lock so listeners see changes in order."""
 
     def __init__(self, job: Job, job_id: str, status_path: Path | None, listener: Listener | None) -> None:
-        self.status_path, self.listener, self.job_id = status_path, listener, job_id
+        self.status_path, self.listener, self.job_id, self.roots = status_path, listener, job_id, job.roots
+        if status_path is not None:  # never replace a file other than an earlier status (raises OutputExists)
+            with confinement(self.roots):
+                check_status_target(status_path)
         self.lock = threading.Lock()
         self.seq = 0
         self.last_write = 0.0
@@ -197,7 +205,12 @@ class _Reporter:
             self.seq += 1
             now = time.monotonic()
             if self.status_path is not None and (force_write or now - self.last_write >= 0.05):
-                write_text_atomic(self.status_path, json.dumps(self.status, indent=1), overwrite=True)
+                try:
+                    with confinement(self.roots):
+                        write_text_atomic(self.status_path, json.dumps(self.status, indent=1), overwrite=True)
+                except (OSError, StereoFoleyError) as exc:  # a full disk or a swapped folder: stop writing it
+                    self.status["status_file_error"] = f"{type(exc).__name__}: {exc}"
+                    self.status_path = None
                 self.last_write = now
             if self.listener is not None:
                 try:
@@ -227,17 +240,29 @@ def run_job(job: Job, *, job_id: str | None = None, status_path: str | os.PathLi
         if cancel.is_set():
             raise JobCancelled("cancelled before it started")
         reporter.update(state="running", message="running")
-        if job.kind == "timeline":
-            _run_timeline(job, reporter, cancel, mixer)
-        else:
-            _run_items(job, reporter, cancel, mixer)
+        with confinement(_run_roots(job)):  # every file this thread opens from here on is checked against the roots
+            if job.kind == "timeline":
+                _run_timeline(job, reporter, cancel, mixer)
+            else:
+                _run_items(job, reporter, cancel, mixer)
     except JobCancelled:
         reporter.update(state="cancelled", message="cancelled")
     except StereoFoleyError as exc:
         reporter.update(state="failed", message=str(exc), error=f"{type(exc).__name__}: {exc}")
+    except (OSError, MemoryError, ArithmeticError) as exc:  # a full disk, a huge allocation: name it
+        reporter.update(state="failed", message=f"{type(exc).__name__}: {exc}", error=f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # an engine bug: report it in the status file instead of leaving "running" forever
         reporter.update(state="failed", message=f"internal error: {exc}", error=f"{type(exc).__name__}: {exc}")
     return reporter.snapshot()
+
+
+def _run_roots(job: Job) -> tuple[Path, ...] | None:
+    """The job's roots, plus the engine's own cache folder (analysis cache, detector weights) when the job names
+    none: the engine's files, not the job's."""
+    if job.roots is None:
+        return None
+    own = (user_cache_dir("vision").parent,) if job.options.cache_dir is None else ()
+    return tuple(job.roots) + own
 
 
 def _progress_callback(reporter: _Reporter, cancel: threading.Event, lo: float, hi: float, label: str):
@@ -261,7 +286,13 @@ def _progress_callback(reporter: _Reporter, cancel: threading.Event, lo: float, 
 
 def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: ClipMixer | None) -> None:
     n = len(job.items)
-    job.out_dir.mkdir(parents=True, exist_ok=True)
+    mkdir_confined(job.out_dir, "out_dir")
+    cleaned = clean_stale_parts(job.out_dir)
+    names = unique_names(item.id for item in job.items)
+    renamed = {i: names[i] for i in names if names[i] != safe_name(i)}
+    if cleaned or renamed:
+        reporter.update(cleaned_temp_files=[str(p) for p in cleaned],
+                        renamed_outputs=[{"id": i, "file_stem": s} for i, s in renamed.items()])
     ok = 0
     for i, item in enumerate(job.items):
         if cancel.is_set():
@@ -271,12 +302,12 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: Cl
         callback = _progress_callback(reporter, cancel, i / n, (i + 1) / n, label)
         try:
             if job.kind == "spatialize":
-                result = _spatialize_item(item, job)
+                result = _spatialize_item(item, job, names[item.id])
             else:
-                result = _render_clip_item(item, job, callback, mixer)
+                result = _render_clip_item(item, job, callback, mixer, names[item.id])
         except JobCancelled:
             raise
-        except StereoFoleyError as exc:
+        except (StereoFoleyError, OSError, MemoryError, ArithmeticError) as exc:
             reporter.update(skipped=reporter.snapshot()["skipped"] + [{"id": item.id, "name": item.name, "reason": str(exc)}])
             continue
         ok += 1
@@ -287,14 +318,14 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: Cl
     reporter.update(state=state, progress=1.0, message=message, **extra)
 
 
-def _spatialize_item(item: SpatializeItem, job: Job) -> dict:
+def _spatialize_item(item: SpatializeItem, job: Job, stem: str) -> dict:
     """Exactly `stereofoley spatialize SOURCE --trajectory T -o OUT` (the same use case)."""
     settings = job.options.settings
     if isinstance(item.trajectory, tuple):
         trajectory = Trajectory.from_points(list(item.trajectory), settings)
     else:
-        trajectory = read_trajectory(item.trajectory, settings)
-    out = job.out_dir / f"{safe_name(item.id)}.wav"
+        trajectory = read_trajectory(check_read(item.trajectory, "trajectory"), settings)
+    out = job.out_dir / f"{stem}.wav"
     summary = spatialize_file(item.source, trajectory, out, settings=settings, overwrite=job.options.overwrite,
                               name=item.name)
     curves = curves_for(trajectory, settings)
@@ -304,15 +335,20 @@ def _spatialize_item(item: SpatializeItem, job: Job) -> dict:
     return {"id": item.id, "wav": summary["output"], "duration_s": summary["duration_s"], "objects": [obj]}
 
 
-def _render_clip_item(item: ClipItem, job: Job, progress, mixer: ClipMixer | None) -> dict:
+def _render_clip_item(item: ClipItem, job: Job, progress, mixer: ClipMixer | None, stem: str) -> dict:
     """Exactly `stereofoley clip MEDIA --start S --end E -o OUT_DIR/ID.wav` (the same use case)."""
     request = request_for_media(item.media, start_s=item.start_s, end_s=item.end_s, clip_id=item.id, name=item.name)
-    result = render_clip_files(request, job.options, job.out_dir / f"{safe_name(item.id)}.wav", mixer=mixer,
+    result = render_clip_files(request, job.options, job.out_dir / f"{stem}.wav", mixer=mixer,
                                progress=progress)
     return result.to_json()
 
 
 def _run_timeline(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: ClipMixer | None) -> None:
+    check_read(job.timeline, "timeline")
+    mkdir_confined(job.out_dir, "out_dir")
+    cleaned = clean_stale_parts(job.out_dir)
+    if cleaned:
+        reporter.update(cleaned_temp_files=[str(p) for p in cleaned])
     report = timeline_usecase.render_timeline(job.timeline, job.out_dir, selection=_selection(job.select),
                                               options=job.options, mixer=mixer,
                                               progress=_progress_callback(reporter, cancel, 0.0, 1.0, "timeline"))

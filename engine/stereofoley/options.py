@@ -9,7 +9,6 @@ form is documented in docs/contracts.md (job options, version 1).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -18,7 +17,7 @@ from .errors import InvalidParameter
 from .sources.factory import parse_sources
 from .sources.user_sounds import parse_sound_overrides
 from .spatial.loudness import check_targets
-from .vision.detect import DETECTORS
+from .vision.options import DEFAULT_CONF, DEFAULT_DETECT_FPS, DEFAULT_IOU, DetectorOptions
 from .vision.tracker import TRACKERS
 
 LOUDNESS_SCOPES = ("edit", "clip")
@@ -35,6 +34,11 @@ class RenderOptions:
     detector: str = "auto"
     weights: str | None = None
     analysis_fps: float = 10.0
+    imgsz: int | None = None  # YOLO input size in px; None: from the frame width (vision.options.auto_imgsz)
+    conf: float = DEFAULT_CONF  # lowest detection confidence kept
+    iou: float = DEFAULT_IOU  # YOLO NMS IoU threshold
+    classes: tuple[str | int, ...] | None = None  # detector classes kept (names or ids); None: all
+    detect_fps: float | None = DEFAULT_DETECT_FPS  # YOLO runs per second, boxes carried between; None: every frame
     tracker: str = "bytetrack"
     max_objects: int = 4
     cache: bool = True  # keep analyses in cache_dir, keyed by the media's content and the detector settings
@@ -68,10 +72,12 @@ class RenderOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.settings, SpatialSettings):
             raise InvalidParameter(f"settings={self.settings!r} must be SpatialSettings")
-        _choice("detector", self.detector, DETECTORS)
+        detector_options = DetectorOptions(  # validates and normalises the detector fields (one set of checks)
+            detector=self.detector, weights=self.weights, imgsz=self.imgsz, conf=self.conf, iou=self.iou,
+            classes=self.classes, analysis_fps=self.analysis_fps, detect_fps=self.detect_fps)
+        for name in ("imgsz", "conf", "iou", "classes", "analysis_fps", "detect_fps"):
+            object.__setattr__(self, name, getattr(detector_options, name))
         _choice("tracker", self.tracker, TRACKERS)
-        if not (_number(self.analysis_fps) and 0.5 <= self.analysis_fps <= 120):
-            raise InvalidParameter(f"analysis_fps={self.analysis_fps!r} is outside [0.5, 120] frames per second")
         if not (_whole(self.max_objects) and 0 <= self.max_objects <= MAX_OBJECTS):
             raise InvalidParameter(f"max_objects={self.max_objects!r} is outside 0..{MAX_OBJECTS}")
         if not _whole(self.seed):
@@ -98,6 +104,12 @@ class RenderOptions:
                 raise InvalidParameter(f"remaps entry {rule!r} must look like OLD_PREFIX=NEW_PREFIX")
 
     @property
+    def detector_options(self) -> DetectorOptions:
+        return DetectorOptions(detector=self.detector, weights=self.weights, imgsz=self.imgsz, conf=self.conf,
+                               iou=self.iou, classes=self.classes, analysis_fps=self.analysis_fps,
+                               detect_fps=self.detect_fps)
+
+    @property
     def neutral(self) -> bool:
         return self.sources == NEUTRAL_SOURCES
 
@@ -110,7 +122,7 @@ class RenderOptions:
         known = {f.name: f for f in dataclasses.fields(cls)} | {"preset": None}
         unknown = sorted(set(raw) - set(known))
         if unknown:
-            raise InvalidParameter(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise InvalidParameter(f"unknown option(s) {', '.join(repr(u)[:60] for u in unknown)}; known: {', '.join(sorted(known))}")
         values: dict[str, Any] = {}
         for key, value in raw.items():
             if key in ("preset", "settings"):
@@ -135,12 +147,14 @@ class RenderOptions:
 
 
 _JSON_TYPES: dict[str, Any] = {
-    "detector": str, "weights": str, "analysis_fps": (int, float), "tracker": str, "max_objects": int, "cache": bool,
+    "detector": str, "weights": str, "analysis_fps": (int, float), "imgsz": int, "conf": (int, float),
+    "iou": (int, float), "classes": (list, str), "detect_fps": (int, float), "tracker": str, "max_objects": int, "cache": bool,
     "cache_dir": str, "sources": str, "libraries": list, "class_map": str, "follow": (int, str), "prompt": str,
     "seed": int, "loudness_lufs": (int, float), "true_peak_dbtp": (int, float), "loudness_scope": str, "media_roots": list, "remaps": list,
     "tracks": list, "include": list, "exclude": list, "sounds": list, "sound_map": str, "stems": bool, "overwrite": bool,
 }
-_NULLABLE = {"weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs", "sound_map"}
+_NULLABLE = {"imgsz", "classes", "detect_fps", "weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs",
+             "sound_map"}
 
 # How the CLI spells a parameter that a library error names (errors say `overwrite=True`; cli.py translates).
 CLI_FLAGS = {f"{name}=": f"--{name.replace('_', '-')} " for name in _JSON_TYPES} | {
@@ -153,10 +167,6 @@ CLI_FLAGS = {f"{name}=": f"--{name.replace('_', '-')} " for name in _JSON_TYPES}
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise InvalidParameter(f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _whole(value: Any) -> bool:

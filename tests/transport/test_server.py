@@ -84,10 +84,10 @@ def test_two_concurrent_jobs(server, root, monkeypatch):
     barrier = threading.Barrier(2, timeout=20.0)
     real_item = jobs._spatialize_item
 
-    def item_meeting_the_other_job(item, job):
+    def item_meeting_the_other_job(item, job, *rest):
         if item.id.endswith("0"):
             barrier.wait()
-        return real_item(item, job)
+        return real_item(item, job, *rest)
 
     monkeypatch.setattr(jobs, "_spatialize_item", item_meeting_the_other_job)
     a = spatialize_job(root, root / "a", n_items=3, seconds=1.0)

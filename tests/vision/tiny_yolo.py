@@ -7,6 +7,7 @@
   committed `engine/stereofoley/data/sprites_yolo.pt` (the demo uses it too):
 
       .venv/bin/python tests/vision/tiny_yolo.py [--epochs 40] [--out engine/stereofoley/data/sprites_yolo.pt]
+      .venv/bin/python tests/vision/tiny_yolo.py --arch yolov8s --epochs 12 --images 400 --imgsz 320  # real-size
 """
 
 from __future__ import annotations
@@ -28,14 +29,23 @@ SCALE = [0.25, 0.125, 256]  # depth, width, max channels: yolo11n is [0.50, 0.25
 COMMITTED = Path(__file__).resolve().parents[2] / "engine" / "stereofoley" / "data" / "sprites_yolo.pt"
 
 
-def model_yaml(folder: Path) -> Path:
-    """YOLO11's architecture file with a tiny scale and our classes."""
+# Architectures: "tiny" (the committed model) and "yolov8s" (ultralytics' own yolov8s scale: 11.1 M parameters,
+# 28.6 GFLOPs at 640 px, the same compute as the public yolov8s.pt; only the head has 3 classes, not 80).
+ARCHS = {"tiny": ("11", "yolo11.yaml", {"t": SCALE}, "t"), "yolov8s": ("v8", "yolov8.yaml", None, "s")}
+REAL_SIZE_CACHE = Path.home() / ".cache" / "stereofoley" / "models" / "sprites_yolov8s.pt"
+
+
+def model_yaml(folder: Path, arch: str = "tiny") -> Path:
+    """An ultralytics architecture file (YOLO11 at a tiny scale, or yolov8s) with our classes."""
     ultralytics = import_ultralytics()
     from ultralytics.utils import YAML
 
-    cfg = YAML.load(Path(ultralytics.__file__).parent / "cfg" / "models" / "11" / "yolo11.yaml")
-    cfg.update(nc=len(NAMES), scales={"t": SCALE}, scale="t")
-    path = folder / "tiny-yolo11t.yaml"
+    family, name, scales, scale = ARCHS[arch]
+    cfg = YAML.load(Path(ultralytics.__file__).parent / "cfg" / "models" / family / name)
+    cfg.update(nc=len(NAMES), scale=scale)
+    if scales:
+        cfg["scales"] = scales
+    path = folder / f"sprites-{arch}.yaml"
     YAML.save(path, cfg)
     return path
 
@@ -90,17 +100,21 @@ def _dataset(folder: Path, n_train: int, n_val: int, seed: int) -> Path:
     return data
 
 
-def train(path: str | Path, *, epochs: int = 40, n_train: int = 200, n_val: int = 30, imgsz: int = 256, seed: int = 0) -> Path:
+def train(path: str | Path, *, epochs: int = 40, n_train: int = 200, n_val: int = 30, imgsz: int = 256, seed: int = 0,
+          arch: str = "tiny", init: str | Path | None = None, warmup_epochs: float = 3.0, mosaic: float = 0.5,
+          lr0: float | None = None) -> Path:
+    """Train (init None: from random weights; else fine-tune that checkpoint of the same architecture)."""
     YOLO = import_ultralytics().YOLO
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = _dataset(tmp / "data", n_train, n_val, seed)
-        model = YOLO(str(model_yaml(tmp)), task="detect")
+        model = YOLO(str(init) if init else str(model_yaml(tmp, arch)), task="detect")
+        extra = {"optimizer": "AdamW", "lr0": lr0, "lrf": 0.2} if lr0 else {}
         model.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=16, workers=0, device="cpu", plots=False,
                     amp=False, project=str(tmp / "runs"), name="tiny", exist_ok=True, verbose=False, seed=seed,
-                    mosaic=0.5, fliplr=0.5, degrees=0.0, patience=epochs)
+                    mosaic=mosaic, fliplr=0.5, degrees=0.0, patience=epochs, warmup_epochs=warmup_epochs, **extra)
         best = tmp / "runs" / "tiny" / "weights" / "best.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(best, path)
@@ -110,6 +124,17 @@ def train(path: str | Path, *, epochs: int = 40, n_train: int = 200, n_val: int 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--out", default=str(COMMITTED))
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="tiny",
+                        help="tiny (the committed model) or yolov8s (real-size, for bench/bench_vision.py)")
+    parser.add_argument("--images", type=int, default=200, help="training images (default 200)")
+    parser.add_argument("--imgsz", type=int, default=256, help="training input size (default 256)")
+    parser.add_argument("--init", help="fine-tune this checkpoint (same architecture) instead of random weights")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up epochs (default 3)")
+    parser.add_argument("--mosaic", type=float, default=0.5, help="mosaic augmentation probability (default 0.5)")
+    parser.add_argument("--lr0", type=float, help="AdamW learning rate (default: ultralytics' automatic choice)")
+    parser.add_argument("--seed", type=int, default=0, help="dataset and training seed (default 0)")
+    parser.add_argument("--out", help=f"default {COMMITTED} (tiny) or {REAL_SIZE_CACHE} (yolov8s)")
     args = parser.parse_args()
-    print("wrote", train(args.out, epochs=args.epochs))
+    out = args.out or (COMMITTED if args.arch == "tiny" else REAL_SIZE_CACHE)
+    print("wrote", train(out, epochs=args.epochs, arch=args.arch, n_train=args.images, imgsz=args.imgsz, init=args.init,
+                         warmup_epochs=args.warmup, mosaic=args.mosaic, lr0=args.lr0, seed=args.seed))

@@ -8,7 +8,8 @@ from pathlib import Path
 from ..errors import OutputExists
 from ..vision import analyze_video, write_tracks
 from .common import add_output_arguments, emit
-from .vision_args import add_analysis_arguments, add_video_arguments, cache_dir_from_args, progress_bar
+from .vision_args import (add_analysis_arguments, add_detector_arguments, add_video_arguments, cache_dir_from_args,
+                          detector_options_from_args, progress_bar)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_video_arguments(p)
     add_analysis_arguments(p, max_objects=False)
+    add_detector_arguments(p)
     p.add_argument("--output", "-o", required=True, help="tracks JSON to write")
     add_output_arguments(p)
     p.set_defaults(run=run)
@@ -30,15 +32,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if Path(args.output).exists() and not args.overwrite:  # fail before analysing, not after
         raise OutputExists(f"{args.output} already exists; pass --overwrite to replace it")
+    options = detector_options_from_args(args)  # validated before anything is decoded
     with progress_bar(args, "analyse") as progress:
         analysis = analyze_video(
-            args.video, start_s=args.start_s, end_s=args.end_s, detector=args.detector, weights=args.weights,
-            analysis_fps=args.analysis_fps, cache_dir=cache_dir_from_args(args), progress=progress, tracker=args.tracker,
+            args.video, start_s=args.start_s, end_s=args.end_s, options=options,
+            cache_dir=cache_dir_from_args(args), progress=progress, tracker=args.tracker,
         )
     path = write_tracks(analysis, args.output, overwrite=args.overwrite)
     summary = {
         "ok": True, "output": str(path.resolve()), "media": str(analysis.media_path), "detector": analysis.detector,
         "start_s": analysis.start_s, "end_s": analysis.end_s, "frames_analysed": int(analysis.frame_times_s.size),
+        "detector_settings": analysis.settings_key.get("detector", {}),
         "cuts_s": list(analysis.cuts_s),
         "tracks": [{"track_id": t.track_id, "class": t.class_name, "start_s": t.start_s, "end_s": t.end_s,
                     "salience": round(t.salience, 4)} for t in analysis.tracks],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import InvalidParameter
+from ..files import clean_stale_parts
 from ..usecases.clip import render_clip_files, request_for_media
 from ..usecases.corrections import tracks_file_for
 from .common import add_render_arguments, emit, render_options_from_args
@@ -38,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
                                "(a tracks file names its media; analyse this video with --tracks-out)")
     request = request_for_media(args.video, start_s=args.start_s, end_s=args.end_s)
     with progress_bar(args, "clip") as progress:
+        for stale in clean_stale_parts(Path(args.output).parent):  # temp files of a render that was killed
+            print(f"stereofoley clip: removed {stale.name}, left by an interrupted render", file=sys.stderr)
         result = render_clip_files(request, options, args.output, tracks=args.tracks_out, progress=progress)
     summary = {"ok": True, "output": str(result.wav.resolve()), **result.to_json(),
                "start_s": request.media_start_s, "end_s": request.media_end_s, "sources": options.sources}

@@ -10,7 +10,7 @@ from typing import Any
 from ..config import PAN_LAWS, SpatialSettings, preset
 from ..options import RenderOptions
 from .source_args import add_source_arguments
-from .vision_args import add_analysis_arguments
+from .vision_args import add_analysis_arguments, add_detector_arguments
 
 # 0 success, 1 error (one-line reason on stderr), 2 bad usage, 3 partial success (some clips skipped).
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -56,6 +56,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     spatial settings, stems, overwrite and --json. Used by `clip` and `render` alike."""
 
     add_analysis_arguments(parser)
+    add_detector_arguments(parser)
     add_source_arguments(parser)
     add_spatial_arguments(parser)
     add_correction_arguments(parser)
@@ -81,7 +82,8 @@ def render_options_from_args(args: argparse.Namespace, **extra: Any) -> RenderOp
     """The RenderOptions the flags of `add_render_arguments` describe (validated by RenderOptions itself)."""
     return RenderOptions(
         settings=spatial_settings_from_args(args), detector=args.detector, weights=args.weights,
-        analysis_fps=args.analysis_fps, tracker=args.tracker, max_objects=args.max_objects,
+        analysis_fps=args.analysis_fps, imgsz=args.imgsz, conf=args.conf, iou=args.iou, classes=args.classes,
+        detect_fps=args.detect_fps, tracker=args.tracker, max_objects=args.max_objects,
         cache=not args.no_cache, cache_dir=args.cache_dir, sources=args.sources, libraries=tuple(args.library),
         class_map=args.class_map, follow=args.follow, prompt=args.prompt, seed=args.seed,
         loudness_lufs=args.loudness_lufs if args.loudness else None, true_peak_dbtp=args.true_peak_dbtp,

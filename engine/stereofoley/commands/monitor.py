@@ -12,17 +12,19 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from ..errors import NoAudioDevice
+from ..errors import InvalidParameter, NoAudioDevice, OutputExists
 from ..files import atomic_output
 from ..transport.client import OscClient
 from ..transport.codec import DEFAULT_MONITOR_PORT, DEFAULT_PORT, PREFIX
-from ..transport.security import is_loopback
+from ..transport.security import check_bind, is_loopback
 from ..transport.stream import receive_stream
 from .common import emit
+from .serve import TOKEN_ENV, token_from_args
 
 PROBE = (
     "import json, pyo\n"
@@ -33,7 +35,9 @@ PROBE = (
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("monitor", help="play or record audio streamed over OSC", description=__doc__)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other needs --allow-remote and a token)")
+    p.add_argument("--allow-remote", action="store_true", help="allow listening on a non-loopback address")
     p.add_argument("--port", type=int, default=DEFAULT_MONITOR_PORT, help=f"UDP port (default {DEFAULT_MONITOR_PORT})")
     p.add_argument("--to-file", metavar="OUT.wav", help="write the stream to a float WAV instead of playing it")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.wav if it exists")
@@ -43,7 +47,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--request", metavar="WAV", help="ask the engine server to stream this file to us")
     p.add_argument("--server-port", type=int, default=DEFAULT_PORT, help=f"engine port for --request (default {DEFAULT_PORT})")
     p.add_argument("--pace", type=float, default=1.0, help="--request speed as a multiple of real time (0: unpaced)")
-    p.add_argument("--token", help="shared token for --request, when the server needs one")
+    p.add_argument("--token", help=f"shared token for --request (or set ${TOKEN_ENV}); required off loopback")
+    p.add_argument("--max-seconds", type=float, default=4 * 3600.0,
+                   help="refuse a stream longer than S seconds of audio (default 14400)")
+    p.add_argument("--max-gap", type=float, default=10.0,
+                   help="drop packets that jump more than S seconds ahead of the stream (default 10)")
     p.add_argument("--json", action="store_true", help="print the stream statistics as JSON")
     p.set_defaults(run=run)
 
@@ -64,6 +72,15 @@ def probe_output_devices(audio: str = "portaudio", timeout_s: float = 20.0) -> d
     if not info.get("outputs") or info.get("default", -1) < 0:
         raise NoAudioDevice("no audio output device found; use --to-file OUT.wav to record instead")
     return info
+
+
+def check_output_free(path: str, overwrite: bool) -> None:
+    """Before listening: --to-file must not name a folder, nor an existing file without --overwrite."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputExists(f"--to-file {p} is a folder; name a .wav file")
+    if p.exists() and not overwrite:
+        raise OutputExists(f"{p} already exists; set overwrite=True to replace it")
 
 
 class _PyoPlayer:
@@ -93,6 +110,13 @@ class _PyoPlayer:
 
 def run(args: argparse.Namespace) -> int:
     player = None
+    token = token_from_args(args)
+    check_bind(args.host, token=token, allow_remote=args.allow_remote)  # loopback, or a flag and a token
+    if not 0 < args.max_seconds <= 24 * 3600 or not 0 <= args.max_gap <= args.max_seconds:
+        raise InvalidParameter(f"--max-seconds={args.max_seconds} must be in (0, 86400] and --max-gap={args.max_gap} "
+                               "in [0, --max-seconds]")
+    if args.to_file is not None:
+        check_output_free(args.to_file, args.overwrite)
     if args.to_file is None:
         probe_output_devices(args.audio)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -100,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
         sock.bind((args.host, args.port))
         if args.request:
-            with OscClient("127.0.0.1" if is_loopback(args.host) else args.host, args.server_port, token=args.token) as c:
+            with OscClient("127.0.0.1" if is_loopback(args.host) else args.host, args.server_port, token=token) as c:
                 c.send(f"{PREFIX}/audio/request", str(args.request), sock.getsockname()[1], float(args.pace))
         on_audio = None
         if args.to_file is None:
@@ -111,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
                     state["player"] = _PyoPlayer(block.shape[0], rate_hz, args.audio)
                 state["player"](block)
 
-        received = receive_stream(sock, idle_timeout_s=args.idle_timeout, depth_packets=args.depth, on_audio=on_audio)
+        received = receive_stream(sock, idle_timeout_s=args.idle_timeout, depth_packets=args.depth, on_audio=on_audio,
+                                  max_stream_s=args.max_seconds, max_gap_s=args.max_gap)
         player = None if args.to_file else state.get("player")
     finally:
         sock.close()

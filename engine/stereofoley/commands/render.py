@@ -12,6 +12,7 @@ import sys
 import opentimelineio as otio
 
 from ..errors import InvalidParameter
+from ..files import clean_stale_parts
 from .common import EXIT_OK, EXIT_PARTIAL, add_render_arguments, emit, render_options_from_args
 from ..timeline import Selection
 from ..usecases.timeline import render_timeline
@@ -62,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
                           tracks=tuple(args.track),
                           range_s=parse_range(args.time_range, args.timeline) if args.time_range else None)
     options = render_options_from_args(args, media_roots=tuple(args.media_root), remaps=tuple(args.remap))
-    progress = None if args.json else _progress_printer()
+    progress = None if args.json or getattr(args, "quiet", False) else _progress_printer()
+    for stale in clean_stale_parts(args.out):  # temp files of a render that was killed
+        print(f"stereofoley render: removed {stale.name}, left by an interrupted render", file=sys.stderr)
     report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress,
                              write_aaf=args.write_aaf, xml_stems=args.xml_stems)
     lines = [f"{len(report['clips'])} clip(s) rendered -> {report['timeline_out']}"]

@@ -20,6 +20,7 @@ import numpy as np
 from .. import SAMPLE_RATE_HZ
 from ..errors import InvalidAudio, InvalidParameter, MediaNotFound, SourceUnavailable
 from ..audio import resample
+from ..files import check_read
 
 PAD_S = 0.05  # decoded on each side of the range so the resampler's edges fall outside it
 _SCALE = {"u8": None, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0, "flt": 1.0, "dbl": 1.0}
@@ -43,6 +44,7 @@ def _open_media(path: Path):
     """The media as a PyAV container (MediaNotFound / InvalidAudio when it cannot be opened)."""
     import av  # the vision extra; imported here so the rest of the sources work without it
 
+    check_read(path, "media file")
     if not path.is_file():
         raise MediaNotFound(f"media file not found: {path}")
     try:

@@ -12,6 +12,7 @@ The dry path has no latency: an impulse at sample n of the source lands at sampl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import math
@@ -27,6 +28,7 @@ from .. import SAMPLE_RATE_HZ
 from ..audio import check_mono, read_audio, resample
 from ..config import SpatialSettings
 from ..errors import InvalidAudio, InvalidParameter
+from ..files import unconfined
 from .trajectory import Trajectory
 
 # Air absorption runs on a short-time Fourier transform: frames of AIR_FRAME samples, hop AIR_FRAME/2, square-root
@@ -164,13 +166,14 @@ def load_impulse_response(path: str | None) -> np.ndarray:
     path None: pyo's medium hall IR when pyo is installed, otherwise `generated_impulse_response()`.
     The result is read-only and cached.
     """
+    own = path is None  # the engine's own file (pyo's), not one a job named: read it even when confined
     if path is None:
         path = _pyo_hall_ir_path()
     if path is None:
         ir = generated_impulse_response()
     else:
-
-        data, rate = read_audio(path)
+        with unconfined() if own else contextlib.nullcontext():
+            data, rate = read_audio(path)
         if data.shape[0] == 1:
             data = np.vstack([data, data])
         ir = resample(data[:2], rate)

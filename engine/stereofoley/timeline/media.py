@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import opentimelineio as otio
 from opentimelineio import url_utils
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, PathNotAllowed
+from ..files import check_read
 from .timemap import seconds
 
 
@@ -75,9 +76,21 @@ def resolve(reference: otio.core.MediaReference | None, search: MediaSearch) -> 
     if raw is None:
         url = getattr(reference, "target_url", "")
         return Resolved(None, f"media reference {url!r} is not a local file")
+    refused = ""
     for candidate in _candidates(raw, search):
+        if candidate.exists() and not candidate.is_file():  # a folder, /dev/zero: say so, not "not found"
+            kind = "a folder" if candidate.is_dir() else "not a regular file"
+            refused = refused or f"media {candidate} is {kind}"
+            continue
         if candidate.is_file():
+            try:
+                check_read(candidate, "media file")
+            except PathNotAllowed as exc:  # outside the roots a server confines its jobs to: never read it
+                refused = refused or str(exc)
+                continue
             return Resolved(candidate.resolve())
+    if refused:
+        return Resolved(None, refused)
     roots = ", ".join(str(r) for r in search.roots) or "none given"
     return Resolved(None, f"media file not found: {raw} (searched the timeline folder and media roots: {roots})")
 

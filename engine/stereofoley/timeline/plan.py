@@ -17,7 +17,8 @@ from typing import Iterable, Sequence
 
 import opentimelineio as otio
 
-from ..errors import InvalidParameter, TimelineNotFound, UnsupportedTimeline
+from ..errors import InvalidParameter, StereoFoleyError, TimelineNotFound, UnsupportedTimeline
+from ..files import check_read
 from .timemap import Mapping, child_ranges_s, effect_speed, rate_fraction, record_boundary, seconds
 
 _ZERO = Fraction(0)
@@ -35,7 +36,7 @@ def suffixes_readable() -> list[str]:
 
 def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
     """Any timeline an installed OTIO adapter reads (.otio/.otioz, FCP 7 XML, FCPXML, EDL, AAF, REAPER .rpp)."""
-    path = Path(path)
+    path = check_read(path, "timeline")
     if not path.is_file():
         raise TimelineNotFound(f"timeline not found: {path}")
     suffix = path.suffix.lower().lstrip(".")
@@ -98,14 +99,28 @@ def edl_rate(path: Path) -> float:
 
 
 def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The record frame rate: global_start_time's rate, else the first video track item's, else 24."""
+    """The record frame rate: global_start_time's rate, else the first video track item's, else 24.
+    A rate outside MIN_RATE..MAX_RATE fps (0, 1e-300, inf) raises UnsupportedTimeline naming it."""
+    rate, where = 24.0, "default"
     if timeline.global_start_time is not None:
-        return timeline.global_start_time.rate
-    for track in timeline.video_tracks():
-        for item in track:
-            if isinstance(item, otio.core.Item):
-                return item.trimmed_range().duration.rate
-    return 24.0
+        rate, where = timeline.global_start_time.rate, "global_start_time"
+    else:
+        for track in timeline.video_tracks():
+            items = [item for item in track if isinstance(item, otio.core.Item)]
+            if items:
+                try:
+                    rate, where = items[0].trimmed_range().duration.rate, f"clip {items[0].name!r}"
+                except otio.exceptions.OTIOError as exc:
+                    raise UnsupportedTimeline(f"timeline {timeline.name!r}: clip {items[0].name!r} has no range "
+                                              f"({type(exc).__name__}: {str(exc)[:200]})") from None
+                break
+    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
+        raise UnsupportedTimeline(f"timeline {timeline.name!r}: frame rate {rate!r} ({where}) is outside "
+                                  f"{MIN_RATE:g}..{MAX_RATE:g} fps")
+    return float(rate)
+
+
+MIN_RATE, MAX_RATE = 1.0, 1000.0  # frames a second a record rate may have
 
 
 def global_start_s(timeline: otio.schema.Timeline) -> Fraction:
@@ -176,14 +191,22 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[PictureClip]:
         if not track.enabled:
             continue
         top = _TopTrack(track_index, track.name, video_number, rate, timeline)
-        start = seconds(track.trimmed_range().start_time)
-        mapping = Mapping(record_origin_s=_ZERO, local_at_origin_s=start, speed=effect_speed(track))
-        if track.source_range is not None:
-            window = (_ZERO, seconds(track.source_range.duration))
-        else:  # the track's own length, summed exactly (OTIO's float sum ends a hair early after NTSC clips)
-            ends = [end for child, (_, end) in child_ranges_s(track).items() if not isinstance(child, otio.schema.Transition)]
-            window = (_ZERO, max(ends, default=_ZERO))
-        _walk(track, mapping, window, str(track_index), top, result, nested=False)
+        try:
+            start = seconds(track.trimmed_range().start_time)
+            mapping = Mapping(record_origin_s=_ZERO, local_at_origin_s=start, speed=effect_speed(track))
+            if track.source_range is not None:
+                window = (_ZERO, seconds(track.source_range.duration))
+            else:  # the track's own length, summed exactly (OTIO's float sum ends a hair early after NTSC clips)
+                ends = [end for child, (_, end) in child_ranges_s(track).items()
+                        if not isinstance(child, otio.schema.Transition)]
+                window = (_ZERO, max(ends, default=_ZERO))
+            _walk(track, mapping, window, str(track_index), top, result, nested=False)
+        except StereoFoleyError:
+            raise
+        except (otio.exceptions.OTIOError, ValueError, ArithmeticError, OverflowError, TypeError) as exc:
+            # a clip without a range, an infinite or NaN time: name the track and what OTIO said
+            raise UnsupportedTimeline(f"timeline {timeline.name!r}, track {track.name!r}: cannot place its clips "
+                                      f"({type(exc).__name__}: {str(exc)[:300]})") from None
     _fill_visibility(result)
     return result
 

@@ -26,7 +26,8 @@ from typing import Iterable, Sequence
 import opentimelineio as otio
 from opentimelineio import url_utils
 
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, PathNotAllowed
+from ..files import check_read
 from .media import MediaSearch, Resolved, reference_path
 from .timemap import rate_fraction
 
@@ -101,6 +102,15 @@ def relink_clip(clip: otio.schema.Clip, search: MediaSearch, index: MediaIndex) 
     if not missing and raw is None:
         return Relinked(None, reason=f"media reference {getattr(ref, 'target_url', '')!r} is not a local file")
     found = _find(clip, raw, search, index)
+    if found.path is not None:
+        try:  # a server confines its jobs to its roots: a file outside (by real path) is never read
+            check_read(found.path, "media file")
+        except PathNotAllowed as exc:
+            return Relinked(None, reason=str(exc))
+    elif raw and not _is_windows_path(raw.replace("\\", "/")):
+        p = Path(raw) if Path(raw).is_absolute() else search.timeline_dir / raw
+        if p.exists() and not p.is_file():  # a folder, /dev/zero: say so, not "not found"
+            return Relinked(None, reason=f"media {p} is {'a folder' if p.is_dir() else 'not a regular file'}")
     if found.path is None:
         roots = ", ".join(str(r) for r in search.roots) or "none given"
         what = f"media file not found: {raw}" if raw else "missing media reference and no file named like the clip"

@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from .. import SAMPLE_RATE_HZ
 from ..errors import InvalidParameter
 from .media import file_offset_s
 from .plan import PictureClip
 from .timemap import sample_index, sample_span
+
+MAX_CLIP_S = 6 * 3600.0  # the longest clip (record range plus handles) one request may ask for
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class ClipRequest:
         if min(self.n_samples, self.head_samples, self.tail_samples) < 0 or self.record_samples < 0:
             raise InvalidParameter(f"clip {self.name} ({self.clip_id}): sample counts n={self.n_samples}, "
                                    f"head={self.head_samples}, tail={self.tail_samples} do not add up")
+        if self.n_samples > MAX_CLIP_S * SAMPLE_RATE_HZ:  # a 1000-hour freeze frame: refuse, do not allocate
+            raise InvalidParameter(f"clip {self.name} ({self.clip_id}) lasts {self.n_samples / SAMPLE_RATE_HZ / 3600:.1f} h "
+                                   f"with handles; one clip is capped at MAX_CLIP_S={MAX_CLIP_S:.0f} s")
 
     @property
     def record_samples(self) -> int:

@@ -94,8 +94,8 @@ def clips_from_json(data: Any) -> tuple[PreviewClip, ...]:
                 reference_distance_m=float(clip.get("reference_distance_m", SpatialSettings.reference_distance_m)),
                 max_distance_m=float(clip.get("max_distance_m", SpatialSettings.max_distance_m)),
             ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidOscMessage(f"preview clip {i} is malformed: {exc}") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # int(inf) overflows
+            raise InvalidOscMessage(f"preview clip {i} is malformed: {type(exc).__name__}: {exc}") from None
     return tuple(clips)
 
 
@@ -165,12 +165,16 @@ class PreviewEngine:
         self.playhead = Playhead()
         self._mute_sent: dict[int, tuple[bool, float]] = {}
 
-    def load_json(self, text: str) -> int:
+    def load_json(self, text: str, *, max_tracks: int | None = None) -> int:
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidOscMessage(f"preview JSON does not parse: {exc}") from None
-        self.clips = clips_from_json(data)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InvalidOscMessage(f"preview JSON does not parse: {type(exc).__name__}: {exc}") from None
+        clips = clips_from_json(data)
+        n_tracks = sum(len(c.tracks) for c in clips)
+        if max_tracks is not None and n_tracks > max_tracks:
+            raise InvalidOscMessage(f"preview holds {n_tracks} objects; the cap is MAX_PREVIEW_TRACKS={max_tracks}")
+        self.clips = clips
         self._mute_sent.clear()
         return len(self.clips)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InvalidParameter, PathNotAllowed
-from ..files import resolve_under_roots
+from ..files import check_status_target, confinement, resolve_under_roots
 from .codec import MAX_DATAGRAM_LOOPBACK, MAX_DATAGRAM_REMOTE
 
 def is_loopback(host: str) -> bool:
@@ -61,9 +61,13 @@ class RateLimiter:
 
 
 def new_file_under(path: str, roots: Iterable[Path]) -> Path:
-    """A file to be written (it may not exist yet): its folder must resolve under a root. The file is replaced by
-    rename, so a symlink at its name is replaced, not followed."""
+    """A status file to be written (it may not exist yet): its folder must resolve under a root, and an existing
+    file there may only be an earlier status file (files.check_status_target: never the job's media or job file).
+    The file is replaced by rename, so a symlink at its name is refused, never followed."""
     p = Path(path)
     if not p.is_absolute() or p.name in ("", ".", ".."):
         raise PathNotAllowed(f"status path {path!r} must be an absolute path naming a file")
-    return resolve_under_roots(p.parent, roots) / p.name
+    roots = tuple(roots)
+    target = resolve_under_roots(p.parent, roots) / p.name
+    with confinement(roots):
+        return check_status_target(target)

@@ -29,17 +29,27 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import AsyncIOOSCUDPServer
 
 from .. import __version__
-from ..audio import read_audio
-from ..errors import InvalidOscMessage, InvalidParameter, MediaNotFound, PathNotAllowed, StereoFoleyError
-from ..files import default_roots, resolve_under_roots
+import soundfile as sf
+
+from ..errors import InvalidAudio, InvalidOscMessage, InvalidParameter, MediaNotFound, PathNotAllowed, StereoFoleyError
+from ..files import check_read, confined_call, confinement, default_roots, resolve_under_roots
 from ..jobs import FINAL_STATES, JobPool, parse_job, read_job
 from .codec import (DEFAULT_PORT, DEFAULT_REAPER_FEEDBACK_PORT, MAX_DATAGRAM_LOOPBACK, PREFIX, Message,
                     decode_message, encode_message, json_chunks)
 from .preview import PreviewEngine
-from .security import RateLimiter, check_bind, max_datagram_for, new_file_under, token_matches
-from .stream import stream_datagrams
+from .security import RateLimiter, check_bind, is_loopback, max_datagram_for, new_file_under, token_matches
+from .stream import file_datagram_blocks
 
 log = logging.getLogger("stereofoley.osc")
+
+# Caps on what one request may make the server hold or send (each refusal names its cap).
+MAX_PREVIEW_BYTES = 16 * 1024 * 1024  # preview data file (preview/load_file)
+MAX_PREVIEW_TRACKS = 256  # objects across all clips of one preview
+MAX_STREAM_S = 4 * 3600.0  # one audio/request, in seconds of audio
+MAX_STREAMS = 8  # audio streams running at once
+GLOBAL_RATE_PER_S = 5000.0  # all senders together (the per-sender limit alone is bypassed with many ports)
+GLOBAL_BURST = 10000
+LOG_INTERVAL_S = 10.0  # unauthorized/unknown datagrams: logged at most once per interval, with a count
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,9 @@ ADDRESS_SPACE: Mapping[str, Route] = MappingProxyType({
     f"{A}/preview/clear": Route("", "i", "on_preview_clear", doc="-> /preview/loaded 0"),
     f"{A}/audio/request": Route("si", "f", "on_audio_request", reply_port=False,
                                 doc="wav_path dest_port [pace] -> audio blobs to dest_port"),
+})
+# Handlers that read files: run on a worker thread (the event loop keeps answering), in the request's confinement.
+BLOCKING_HANDLERS = frozenset({"on_job_submit_file", "on_preview_load_file", "on_audio_request"
 })
 del A
 
@@ -167,6 +180,8 @@ class EngineServer:
         self.config = config
         self.counters = _Counters()
         self._limiter = RateLimiter(config.rate_per_s, config.burst)
+        self._global_limiter = RateLimiter(GLOBAL_RATE_PER_S, GLOBAL_BURST, max_senders=1)
+        self._last_log: dict[str, float] = {}
         self._pool = pool or JobPool(workers=config.workers)
         self._owns_pool = pool is None
         self.preview = PreviewEngine(rate_hz=config.preview_rate_hz)
@@ -180,6 +195,7 @@ class EngineServer:
     # lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> tuple[str, int]:
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         server = AsyncIOOSCUDPServer((self.config.host, self.config.port), _PacketDispatcher(self._on_datagram), self._loop)
         self._transport, _ = await server.create_serve_endpoint()
         self.address = self._transport.get_extra_info("sockname")[:2]
@@ -209,6 +225,9 @@ class EngineServer:
         task.add_done_callback(self._tasks.discard)
 
     def _send(self, addr: tuple, address: str, args: Sequence[Any] = (), *, via=None) -> None:
+        if self._loop is not None and threading.get_ident() != self._loop_thread:  # from a worker thread
+            self._loop.call_soon_threadsafe(lambda: self._send(addr, address, args, via=via))
+            return
         transport = via or self._transport
         if transport is None or transport.is_closing():
             return
@@ -222,7 +241,11 @@ class EngineServer:
     # incoming ---------------------------------------------------------------------------------------------
     def _on_datagram(self, data: bytes, sender: tuple) -> None:
         self.counters["received"] += 1
-        if not self._limiter.allow(sender[:2], time.monotonic()):
+        now = time.monotonic()
+        if not self._global_limiter.allow(("all",), now):
+            self.counters["rate_limited_global"] += 1
+            return
+        if not self._limiter.allow(sender[:2], now):
             self.counters["rate_limited"] += 1
             return
         try:
@@ -234,28 +257,58 @@ class EngineServer:
             route, args, reply_port = validate(message, token=self.config.token)
         except PermissionError:
             self.counters["unauthorized"] += 1
-            log.warning("unauthorized message to %s from %s", message.address[:80], sender[0])
+            self._log_once("unauthorized", "unauthorized datagrams dropped (last to %s from %s)",
+                           message.address[:80], sender[0])
             return
         except InvalidOscMessage as exc:
             self.counters["invalid"] += 1
+            if self.config.token is not None:  # unauthenticated: never answer (the source may be spoofed)
+                self._log_once("invalid", "invalid datagrams dropped (last from %s: %s)", sender[0], str(exc)[:120])
+                return
             if message.address.startswith(PREFIX + "/"):
                 self._send(sender[:2], f"{PREFIX}/error", [message.address[:200], str(exc)[:500]])
             return
         reply_to = (sender[0], reply_port) if reply_port else sender[:2]
+        if self._is_self(reply_to):  # a reply to our own port would loop between us and ourselves
+            self.counters["invalid"] += 1
+            return
+        if route.handler in BLOCKING_HANDLERS:
+            self._spawn(self._handle_off_loop(route, args, reply_to, message.address))
+            return
+        self._handle(route, args, reply_to, message.address)
+
+    async def _handle_off_loop(self, route: Route, args: tuple, reply_to: tuple, address: str) -> None:
+        with confinement(self.config.roots):
+            call = confined_call(self._handle, route, args, reply_to, address)
+        await self._loop.run_in_executor(None, call)
+
+    def _is_self(self, addr: tuple) -> bool:
+        if self.address is None or addr[1] != self.address[1]:
+            return False
+        return addr[0] == self.address[0] or (is_loopback(addr[0]) and is_loopback(self.address[0]))
+
+    def _log_once(self, kind: str, fmt: str, *args: Any) -> None:
+        """Log a dropped datagram at most once per LOG_INTERVAL_S for each kind, with the count so far."""
+        now = time.monotonic()
+        if now - self._last_log.get(kind, -math.inf) >= LOG_INTERVAL_S:
+            self._last_log[kind] = now
+            log.warning(fmt + " [%d so far]", *args, self.counters[kind])
+
+    def _handle(self, route: Route, args: tuple, reply_to: tuple, address: str) -> None:
         try:
             getattr(self, route.handler)(args, reply_to)
             self.counters["handled"] += 1
         except PathNotAllowed as exc:
             self.counters["rejected_paths"] += 1
-            log.warning("rejected path in %s from %s: %s", message.address, sender[0], exc)
-            self._send(reply_to, f"{PREFIX}/error", [message.address, str(exc)[:500]])
+            log.warning("rejected path in %s from %s: %s", address, reply_to[0], exc)
+            self._send(reply_to, f"{PREFIX}/error", [address, str(exc)[:500]])
         except StereoFoleyError as exc:
             self.counters["failed_requests"] += 1
-            self._send(reply_to, f"{PREFIX}/error", [message.address, str(exc)[:500]])
+            self._send(reply_to, f"{PREFIX}/error", [address, str(exc)[:500]])
         except Exception as exc:  # a bug in one handler must not take the server down
             self.counters["internal_errors"] += 1
-            log.exception("handler for %s failed", message.address)
-            self._send(reply_to, f"{PREFIX}/error", [message.address, f"internal error: {type(exc).__name__}"])
+            log.exception("handler for %s failed", address)
+            self._send(reply_to, f"{PREFIX}/error", [address, f"internal error: {type(exc).__name__}"])
 
     def _on_reaper_datagram(self, data: bytes, sender: tuple) -> None:
         self.counters["reaper_received"] += 1
@@ -307,17 +360,27 @@ class EngineServer:
         self._send(reply_to, f"{PREFIX}/param/ack", [args[0], float(value)])
 
     def on_preview_load(self, args: tuple, reply_to: tuple) -> None:
-        self._send(reply_to, f"{PREFIX}/preview/loaded", [self.preview.load_json(args[0])])
+        self._send(reply_to, f"{PREFIX}/preview/loaded", [self._load_preview(args[0], "preview JSON")])
+
+    def _load_preview(self, text: str, what: str) -> int:
+        n = self.preview.load_json(text, max_tracks=MAX_PREVIEW_TRACKS)
+        return n
 
     def on_preview_load_file(self, args: tuple, reply_to: tuple) -> None:
-        path = resolve_under_roots(args[0], self.config.roots)
+        path = check_read(resolve_under_roots(args[0], self.config.roots), "preview data file")
         if not path.is_file():
-            raise MediaNotFound(f"preview data file not found: {path}")
+            raise MediaNotFound(f"preview data file {path} is not a regular file" if path.exists()
+                                else f"preview data file not found: {path}")
+        with open(path, "rb") as f:
+            data = f.read(MAX_PREVIEW_BYTES + 1)
+        if len(data) > MAX_PREVIEW_BYTES:
+            raise InvalidOscMessage(f"preview data file {path} is larger than the cap "
+                                    f"MAX_PREVIEW_BYTES={MAX_PREVIEW_BYTES} bytes")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidOscMessage(f"preview data file {path} is not UTF-8 text") from None
-        self._send(reply_to, f"{PREFIX}/preview/loaded", [self.preview.load_json(text)])
+        self._send(reply_to, f"{PREFIX}/preview/loaded", [self._load_preview(text, str(path))])
 
     def on_preview_mute(self, args: tuple, reply_to: tuple) -> None:
         self.preview.set_mute(args[0], bool(args[1]))
@@ -328,18 +391,33 @@ class EngineServer:
         self._send(reply_to, f"{PREFIX}/preview/loaded", [0])
 
     def on_audio_request(self, args: tuple, reply_to: tuple) -> None:
-        path = resolve_under_roots(args[0], self.config.roots)
+        path = check_read(resolve_under_roots(args[0], self.config.roots), "audio file")
         pace = float(args[2]) if len(args) > 2 else 1.0
         if not 0.0 <= pace <= 1000.0:
             raise InvalidOscMessage(f"pace={pace} is outside 0..1000 (multiple of real time; 0 = unpaced)")
         if not 1 <= args[1] <= 65535:
             raise InvalidOscMessage(f"dest_port={args[1]} is outside 1..65535")
-        audio, rate = read_audio(path)  # any soundfile format, at its own rate
+        if not path.is_file():
+            raise MediaNotFound(f"audio file {path} is not a regular file" if path.exists()
+                                else f"audio file not found: {path}")
+        try:
+            audio_file = sf.SoundFile(str(path))  # read block by block while streaming, never whole
+        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+            raise InvalidAudio(f"{path} is not a readable audio file ({exc})") from None
+        duration_s = audio_file.frames / audio_file.samplerate
+        if duration_s > MAX_STREAM_S or audio_file.frames <= 0:
+            audio_file.close()
+            raise InvalidAudio(f"{path} lasts {duration_s:.1f} s; an audio stream is capped at "
+                               f"MAX_STREAM_S={MAX_STREAM_S:.0f} s" if audio_file.frames > 0 else f"{path} holds no samples")
+        if self.counters["streams_running"] >= MAX_STREAMS:
+            audio_file.close()
+            raise InvalidOscMessage(f"{MAX_STREAMS} audio streams are running (the cap MAX_STREAMS); try again later")
         dest = (reply_to[0], args[1])
-        datagrams = stream_datagrams(audio, rate_hz=rate, stream_id=self.counters["streams"] + 1,
-                                     max_datagram_bytes=max_datagram_for(dest[0]))
         self.counters["streams"] += 1
-        self._spawn(self._stream(dest, datagrams, audio.shape[1] / rate, pace))
+        self.counters["streams_running"] += 1
+        blocks = file_datagram_blocks(audio_file, stream_id=self.counters["streams"],
+                                      max_datagram_bytes=max_datagram_for(dest[0]))
+        asyncio.run_coroutine_threadsafe(self._stream(dest, blocks, duration_s, pace, audio_file), self._loop)
 
     def _job_listener(self, reply_to: tuple) -> Callable[[str, dict], None]:
         """Push progress to the submitter, from worker threads, in the order the worker produced it."""
@@ -353,22 +431,42 @@ class EngineServer:
 
         return push
 
-    async def _stream(self, dest: tuple, datagrams: list[bytes], duration_s: float, pace: float) -> None:
-        """Send blobs paced at `pace` times real time (0: as fast as the socket takes them)."""
+    async def _stream(self, dest: tuple, blocks, duration_s: float, pace: float, audio_file=None) -> None:
+        """Send blobs paced at `pace` times real time (0: as fast as the socket takes them). `blocks` yields
+        (first frame, frames, datagrams) per block read from the file (on a worker thread), then the end marker."""
+        self._tasks.add(asyncio.current_task())
         start = time.monotonic()
-        n_audio = len(datagrams) - 1  # the last datagram is the end marker
-        for i, dgram in enumerate(datagrams):
-            if pace > 0 and i < n_audio:
-                due = start + duration_s * (i / n_audio) / pace
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            elif i % 64 == 63:
-                await asyncio.sleep(0)
-            self._transport.sendto(dgram, dest)
-        for _ in range(2):  # the end marker carries the length; repeat it so one loss does not truncate the file
-            await asyncio.sleep(0.005)
-            self._transport.sendto(datagrams[-1], dest)
+        loop = asyncio.get_running_loop()
+        sent = 0
+        end = None
+        try:
+            while True:
+                item = await loop.run_in_executor(None, next, blocks, None)
+                if item is None:
+                    break
+                first_frame, n_frames, datagrams = item
+                if n_frames == 0:  # the end marker
+                    end = datagrams[0]
+                    break
+                step = n_frames / len(datagrams)
+                for i, dgram in enumerate(datagrams):
+                    if pace > 0:
+                        due = start + (first_frame + i * step) / audio_file.samplerate / pace
+                        delay = due - time.monotonic()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                    elif sent % 64 == 63:
+                        await asyncio.sleep(0)
+                    self._transport.sendto(dgram, dest)
+                    sent += 1
+            if end is not None:
+                for _ in range(3):  # the end marker carries the length; repeat it so one loss does not truncate
+                    self._transport.sendto(end, dest)
+                    await asyncio.sleep(0.005)
+        finally:
+            self.counters["streams_running"] -= 1
+            if audio_file is not None:
+                audio_file.close()
 
 
 class ServerThread:

@@ -94,6 +94,31 @@ def stream_datagrams(audio: np.ndarray, *, stream_id: int, rate_hz: int = SAMPLE
     return out
 
 
+def file_datagram_blocks(audio_file, *, stream_id: int, max_datagram_bytes: int = MAX_DATAGRAM_LOOPBACK,
+                         block_packets: int = 256):
+    """Stream an open soundfile.SoundFile without reading it whole: yields (first_frame, n_frames, datagrams) for
+    each block of `block_packets` packets, then (total_frames, 0, [end marker]). The datagrams are exactly those
+    of `stream_datagrams` on the whole file. Non-finite samples are sent as 0 (a receiver refuses them)."""
+    channels = int(audio_file.channels)
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InvalidOscMessage(f"audio to stream has {channels} channels; at most {MAX_CHANNELS}")
+    step = frames_per_packet(channels, max_datagram_bytes)
+    rate_hz = int(audio_file.samplerate)
+    seq = frame = 0
+    while True:
+        block = audio_file.read(step * block_packets, dtype="float32", always_2d=True)
+        if block.shape[0] == 0:
+            break
+        samples = np.nan_to_num(np.ascontiguousarray(block.T), nan=0.0, posinf=0.0, neginf=0.0)
+        datagrams = []
+        for start in range(0, samples.shape[1], step):
+            datagrams.append(encode_packet(stream_id, seq, frame + start, rate_hz, samples[:, start:start + step]))
+            seq += 1
+        yield frame, samples.shape[1], datagrams
+        frame += samples.shape[1]
+    yield frame, 0, [encode_message(END_ADDRESS, [int(stream_id), seq, int(frame), rate_hz])]
+
+
 def decode_stream_message(datagram: bytes) -> AudioPacket | StreamEnd:
     """Parse and validate an audio packet or an end marker. Raises InvalidOscMessage otherwise."""
     msg = decode_message(datagram, max_bytes=65507)
@@ -272,11 +297,25 @@ def _next_item(sock: socket.socket, timeout_s: float):
         return _MALFORMED
 
 
+MAX_STREAM_S = 4 * 3600.0  # the longest stream a receiver accepts, in seconds of audio
+MAX_GAP_S = 10.0  # the furthest a packet may jump ahead of what was received, in seconds
+
+
+def _within_caps(packet: AudioPacket, buffer: "JitterBuffer | None", max_stream_s: float, max_gap_s: float) -> bool:
+    end = packet.sample_offset + packet.frames
+    if end > max_stream_s * packet.rate_hz:
+        return False
+    expected = buffer._expected if buffer is not None else 0
+    return packet.sample_offset - expected <= max_gap_s * packet.rate_hz
+
+
 def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_duration_s: float = 3600.0,
-                   depth_packets: int = 8, on_audio=None) -> ReceivedStream:
+                   depth_packets: int = 8, on_audio=None, max_stream_s: float = MAX_STREAM_S,
+                   max_gap_s: float = MAX_GAP_S) -> ReceivedStream:
     """Receive the first stream that arrives on `sock` until its end marker (or `idle_timeout_s` of silence).
     `on_audio(block, rate_hz)` gets audio as soon as it is ready (a real-time player); the whole stream is returned
-    too."""
+    too. Bounded: a packet more than `max_gap_s` ahead of the stream, or past `max_stream_s`, is dropped (counted
+    as invalid); an end marker claiming more than `max_stream_s` raises InvalidOscMessage naming the cap."""
     buffer: JitterBuffer | None = None
     stream_id, rate_hz = None, SAMPLE_RATE_HZ
     blocks: list[np.ndarray] = []
@@ -293,14 +332,24 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
         if stream_id is not None and item.stream_id != stream_id:
             continue  # one stream at a time
         if isinstance(item, StreamEnd):
+            if item.total_frames > max_stream_s * item.rate_hz:
+                raise InvalidOscMessage(f"stream end marker claims {item.total_frames} frames "
+                                        f"({item.total_frames / item.rate_hz:.0f} s at {item.rate_hz} Hz); the cap is "
+                                        f"max_stream_s={max_stream_s:g} s")
             if buffer is None:
                 buffer = JitterBuffer(1, depth_packets=depth_packets)  # nothing arrived: silence of that length
                 stream_id, rate_hz = item.stream_id, item.rate_hz
             end = item
             break
+        if not _within_caps(item, buffer, max_stream_s, max_gap_s):
+            invalid += 1
+            continue
         if buffer is None:
             stream_id, rate_hz = item.stream_id, item.rate_hz
             buffer = JitterBuffer(item.channels, depth_packets=depth_packets)
+        elif item.channels != buffer.channels:
+            invalid += 1
+            continue
         buffer.push(item)
         block = buffer.pop_ready()
         if block.shape[1]:
@@ -314,9 +363,14 @@ def receive_stream(sock: socket.socket, *, idle_timeout_s: float = 2.0, max_dura
         item = _next_item(sock, 0.05)
         if item is None:
             break
-        if isinstance(item, AudioPacket) and item.stream_id == stream_id:
+        if (isinstance(item, AudioPacket) and item.stream_id == stream_id and item.channels == buffer.channels
+                and _within_caps(item, buffer, max_stream_s, max_gap_s)):
             buffer.push(item)
+    received_end = max([buffer._expected] + [p.sample_offset + p.frames for p in buffer._pending.values()])
     total = end.total_frames if end is not None else buffer._expected + sum(p.frames for p in buffer._pending.values())
+    if total - received_end > max_gap_s * rate_hz:
+        raise InvalidOscMessage(f"stream end marker claims {total} frames but audio arrived up to frame {received_end}: "
+                                f"{(total - received_end) / rate_hz:.1f} s missing, above the cap max_gap_s={max_gap_s:g} s")
     tail = buffer.finish(total)
     if tail.shape[1]:
         blocks.append(tail)

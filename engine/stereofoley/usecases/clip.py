@@ -20,7 +20,7 @@ from .. import SAMPLE_RATE_HZ, __version__
 from ..audio import check_mono, write_bwf
 from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, OutputExists
-from ..files import glob_escape, safe_name
+from ..files import check_output_path, glob_escape, safe_name
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
 from ..spatial.loudness import integrated_lufs, loudness_blocks, normalize_with_gain
 from ..spatial.mix import SoundObject, peak_dbfs, render_parts
@@ -135,8 +135,8 @@ def mix_clip(request: ClipRequest, options: RenderOptions, progress: Progress | 
         analysis = on_range(edited, start_s, end_s, f"tracks file for {request.media_path.name}")
     else:
         analysis = analyze_video(
-            request.media_path, start_s=start_s, end_s=end_s, detector=options.detector, weights=options.weights,
-            analysis_fps=options.analysis_fps, tracker=options.tracker, cache_dir=cache_dir,
+            request.media_path, start_s=start_s, end_s=end_s, options=options.detector_options,
+            tracker=options.tracker, cache_dir=cache_dir,
             progress=(lambda f: progress(0.8 * f)) if progress else None,
         )
     cuts = [c - analysis.start_s for c in analysis.cuts_s]
@@ -241,7 +241,11 @@ def write_stem(path: Path, audio: np.ndarray, request: ClipRequest, subtype: str
 
 
 def check_outputs_free(wav: Path, tracks: Path | None, overwrite: bool) -> None:
-    """Refuse before any work when the mix, its tracks.json or any of its stems already exist (overwrite=False)."""
+    """Refuse before any work when the mix, its tracks.json or any of its stems already exist (overwrite=False),
+    or when an output names a folder or a name too long to create (always)."""
+    for p in (wav, tracks):
+        if p is not None:
+            check_output_path(p)
     if overwrite:
         return
     taken = [p for p in (wav, tracks) if p is not None and p.exists()]

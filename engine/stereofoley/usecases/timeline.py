@@ -98,12 +98,12 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     for k, (c, media_path) in enumerate(planned):
         if progress:
             progress(k / len(planned), f"clip {k + 1}/{len(planned)}: {c.name}")
-        request = clip_request(c, media_path, g0)
         wav = wav_paths[c.id]
         try:
+            request = clip_request(c, media_path, g0)
             result = render_clip_files(request, options, wav, tracks=wav.with_suffix(".tracks.json"),
                                        mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope)
-        except (StereoFoleyError, OSError, RuntimeError, ValueError) as exc:
+        except (StereoFoleyError, OSError, RuntimeError, ValueError, ArithmeticError, MemoryError) as exc:
             skipped.append({"id": c.id, "name": c.name, "reason": f"{type(exc).__name__}: {exc}"})
             continue
         done.append((c, result))

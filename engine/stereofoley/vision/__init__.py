@@ -4,12 +4,15 @@ decode (PyAV) → detect (YOLO or motion) → track (ByteTrack / BoT-SORT) → t
 distance). `analyze_video` runs all of it; `write_tracks` / `read_tracks` keep the result as tracks.json.
 """
 
-from .analyze import analyze_video
+from .analyze import analysis_key, analyze_video
+from .cache import AnalysisCache
 from .decode import MediaInfo, probe
-from .detect import DEFAULT_WEIGHTS, DETECTORS, Detections, MotionDetector, YoloDetector, make_detector
+from .detect import DEFAULT_WEIGHTS, Detections, MotionDetector, YoloDetector, detector_from_options, make_detector
+from .options import DETECTORS, DetectorOptions, auto_imgsz
 from .tracks import Analysis, ObjectTrack, read_tracks, write_tracks
 
 __all__ = [
-    "Analysis", "DEFAULT_WEIGHTS", "DETECTORS", "Detections", "MediaInfo", "MotionDetector", "ObjectTrack",
-    "YoloDetector", "analyze_video", "make_detector", "probe", "read_tracks", "write_tracks",
+    "Analysis", "AnalysisCache", "DEFAULT_WEIGHTS", "DETECTORS", "DetectorOptions", "Detections", "MediaInfo",
+    "MotionDetector", "ObjectTrack", "YoloDetector", "analysis_key", "analyze_video", "auto_imgsz",
+    "detector_from_options", "make_detector", "probe", "read_tracks", "write_tracks",
 ]

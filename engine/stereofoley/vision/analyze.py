@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from collections import Counter, defaultdict
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .. import __version__
 from ..errors import InvalidParameter
-from ..files import write_text_atomic
+from .cache import AnalysisCache
 from .decode import iter_frames, prefetched, probe, resolve_range
-from .detect import Detector, make_detector
-from .tracker import CutDetector, make_tracker, update_tracker
-from .tracks import DEFAULT_HFOV_DEG, Analysis, read_tracks, write_tracks
+from .detect import Detections, Detector, DetectorPlan, plan_detector
+from .options import DetectorOptions
 from .placement import PLACEMENT_VERSION, build_track
+from .propagate import SparseDetection
+from .tracker import CutDetector, make_tracker, update_tracker
+from .tracks import DEFAULT_HFOV_DEG, Analysis
 
 log = logging.getLogger("stereofoley.vision")
 
@@ -29,56 +29,87 @@ LOST_TRACK_S = 1.0  # a track the detector misses this long ends (its gap is int
 MIN_TRACK_FRAMES = 3  # shorter tracks are noise
 
 
+_UNSET: Any = object()
+
+
 def analyze_video(
     path: str | os.PathLike,
     *,
     start_s: float | None = None,
     end_s: float | None = None,
-    detector: str | Detector = "auto",
-    weights: str | os.PathLike | None = None,
-    analysis_fps: float = 10.0,
-    cache_dir: str | os.PathLike | None = None,
+    options: DetectorOptions | Mapping[str, Any] | None = None,
+    detector: str | Detector = _UNSET,
+    weights: str | os.PathLike | None = _UNSET,
+    imgsz: int | None = _UNSET,
+    conf: float = _UNSET,
+    iou: float = _UNSET,
+    classes: Any = _UNSET,
+    analysis_fps: float = _UNSET,
+    detect_fps: float | None = _UNSET,
+    cache_dir: str | os.PathLike | AnalysisCache | None = None,
     progress: Callable[[float], None] | None = None,
     tracker: str = "bytetrack",
     hfov_deg: float = DEFAULT_HFOV_DEG,
 ) -> Analysis:
     """Track the objects of a video over [start_s, end_s) media seconds (None: the media's start / end).
 
-    detector: "auto" (YOLO if weights are on disk, else motion), "yolo", "motion", or a Detector instance.
-    cache_dir: where results are kept, keyed by the media's content hash, the range and the detector settings;
-    None disables caching. progress: called with the fraction done (0..1) as frames are analysed.
+    options: a DetectorOptions (or a mapping for DetectorOptions.from_mapping); the keyword arguments of the same
+    names (detector, weights, imgsz, conf, iou, classes, analysis_fps, detect_fps) override its fields.
+    detector: "auto" (YOLO if weights are on disk, else motion), "yolo", "motion", or a Detector instance (then
+    weights / imgsz / conf / iou / classes are the instance's own). cache_dir: a folder or an AnalysisCache;
+    results are kept keyed by the media's content hash, the range and the settings; None disables caching. A
+    cache hit loads no model. progress: called with the fraction done (0..1) as frames are analysed.
     Track times are relative to start_s; Analysis.frame_times_s are media times.
     """
+    given = dict(detector=detector, weights=weights, imgsz=imgsz, conf=conf, iou=iou, classes=classes,
+                 analysis_fps=analysis_fps, detect_fps=detect_fps)
+    instance = None if isinstance(detector, str) or detector is _UNSET else detector
+    if instance is not None:
+        del given["detector"]  # the instance is the detector
+    opts = options if isinstance(options, DetectorOptions) else DetectorOptions.from_mapping(options)
+    opts = replace(opts, **{k: v for k, v in given.items() if v is not _UNSET})  # validated again
     info = probe(path)
     start, end = resolve_range(info, start_s, end_s)
-    det = make_detector(detector, weights) if isinstance(detector, str) else detector
-    key = {
-        "engine": __version__, "start_s": round(start, 6), "end_s": round(end, 6), "analysis_fps": analysis_fps,
-        "tracker": tracker, "hfov_deg": hfov_deg, "detector": det.cache_key(),
-        "placement": PLACEMENT_VERSION,
-    }
-    cache_file = None
+    if instance is not None:
+        plan = DetectorPlan(instance.name, instance.cache_key(), bool(getattr(instance, "frames_independent", False)),
+                            instance.input_width, lambda: instance)
+    else:
+        plan = plan_detector(opts, frame_width=info.width)
+    detect_every = opts.detect_every if plan.frames_independent else 1
+    key = analysis_key(start, end, opts.analysis_fps, tracker, hfov_deg, plan.cache_key, detect_every)
+    cache = None
     if cache_dir is not None:
-        key["media_blake2b"] = media_digest(info.path, Path(cache_dir))
-        cache_file = Path(cache_dir) / f"{_key_digest(key)}.tracks.json"
-        if cache_file.is_file():
-            try:
-                cached = read_tracks(cache_file)
-                if cached.settings_key == key:
-                    if progress:
-                        progress(1.0)
-                    return cached
-            except InvalidParameter:
-                pass  # a damaged cache entry is recomputed and replaced
+        cache = cache_dir if isinstance(cache_dir, AnalysisCache) else AnalysisCache(Path(cache_dir))
+        key["media_blake2b"] = cache.media_digest(info.path)
+        cached = cache.get(key)
+        if cached is not None:
+            if progress:
+                progress(1.0)
+            return cached
 
-    analysis = _analyze(info, start, end, det, analysis_fps=analysis_fps, tracker_kind=tracker, hfov_deg=hfov_deg, progress=progress)
+    analysis = _analyze(info, start, end, plan.build(), analysis_fps=opts.analysis_fps, tracker_kind=tracker,
+                        hfov_deg=hfov_deg, progress=progress, detect_every=detect_every)
     analysis = replace(analysis, settings_key=key)
-    if cache_file is not None:
-        write_tracks(analysis, cache_file, overwrite=True)
+    if cache is not None:
+        cache.put(key, analysis)
     return analysis
 
 
-def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfov_deg, progress) -> Analysis:
+def analysis_key(start: float, end: float, analysis_fps: float, tracker: str, hfov_deg: float, detector_key: dict,
+                 detect_every: int = 1) -> dict:
+    """The cache key of an analysis (without the media hash, which AnalysisCache.media_digest adds)."""
+    key = {
+        "engine": __version__, "start_s": round(start, 6), "end_s": round(end, 6), "analysis_fps": analysis_fps,
+        "tracker": tracker, "hfov_deg": hfov_deg, "detector": detector_key, "placement": PLACEMENT_VERSION,
+    }
+    if detect_every > 1:
+        key["detect_every"] = detect_every
+    return key
+
+
+def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfov_deg, progress, detect_every=1) -> Analysis:
+    """detect_every > 1: the detector runs on the first analysed frame of each shot and then every detect_every-th
+    (sooner when a box is lost); the frames between get the previous frame's boxes carried by optical flow."""
     lost_frames = max(1, int(round(LOST_TRACK_S * analysis_fps)))
     cut_detector = CutDetector()
     frame_times: list[float] = []
@@ -86,14 +117,27 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
     observations: dict[tuple[int, int], list] = defaultdict(list)  # (shot, tracker id) -> [(frame idx, box, conf, cls)]
     pending = []  # frames of a shot waiting for the detector's warm-up
     state = {"tracker": make_tracker(tracker_kind, lost_frames=lost_frames), "primed": False}
+    sparse = SparseDetection(det, detect_every) if detect_every > 1 else None
 
-    def process(frame_index: int, image: np.ndarray) -> None:
-        detections = det.detect(image)
+    def feed(frame_index: int, image: np.ndarray, detections: Detections) -> None:
         for hit in update_tracker(state["tracker"], detections, image):
             i = hit.detection_index
             observations[(len(shot_starts) - 1, hit.track_id)].append(
                 (frame_index, detections.xyxy_norm[i], float(detections.confidence[i]), int(detections.class_id[i]))
             )
+
+    def process(frame_index: int, image: np.ndarray) -> None:
+        if sparse is None:
+            feed(frame_index, image, det.detect(image))
+        else:
+            for settled in sparse.push(frame_index, image):
+                feed(*settled)
+
+    def end_shot() -> None:
+        flush()
+        if sparse is not None:
+            for settled in sparse.end_shot():
+                feed(*settled)
 
     def flush() -> None:
         if not state["primed"]:
@@ -109,7 +153,7 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
         for frame in decoded:
             index = len(frame_times)
             if cut_detector.is_cut(frame.image) and index > 0:
-                flush()
+                end_shot()
                 shot_starts.append(index)
                 state.update(tracker=make_tracker(tracker_kind, lost_frames=lost_frames), primed=False)
             frame_times.append(frame.time_s)
@@ -118,7 +162,9 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
                 flush()
             if progress:
                 progress(min(1.0, (frame.time_s - start) / duration))
-    flush()
+    end_shot()
+    if sparse is not None:
+        log.debug("%s: detector on %d analysed frames, boxes carried on %d", info.path, sparse.detected, sparse.carried)
     if not frame_times:
         raise InvalidParameter(f"no video frames in [{start:.3f}, {end:.3f}) s of {info.path}")
 
@@ -150,29 +196,8 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
 
 
 # ------------------------------------------------------------------------------------------------- cache
-def _key_digest(key: dict) -> str:
-    return hashlib.blake2b(json.dumps(key, sort_keys=True).encode(), digest_size=16).hexdigest()
-
-
 def media_digest(path: Path, cache_dir: Path) -> str:
-    """Content hash of a media file (BLAKE2b of every byte), remembered per (path, size, mtime) in cache_dir.
-
-    Hashing content (not the name) means a renamed or copied file still hits the cache and a re-rendered file
-    with the same name does not; remembering it makes the second run skip even the hashing.
-    """
-    stat = path.stat()
-    memo = cache_dir / "media-hashes.json"
-    stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    try:
-        known = json.loads(memo.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
-    if stamp in known:
-        return known[stamp]
-    with path.open("rb") as f:
-        known[stamp] = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(memo, json.dumps(known), overwrite=True)
-    return known[stamp]
+    """Content hash of a media file, remembered in cache_dir (AnalysisCache.media_digest)."""
+    return AnalysisCache(Path(cache_dir)).media_digest(Path(path))
 
 

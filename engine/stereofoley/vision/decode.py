@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from ..errors import InvalidMedia, InvalidParameter, MediaNotFound
+from ..files import check_read
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Frame:
 
 
 def _open(path: Path) -> av.container.InputContainer:
+    check_read(path, "video file")
     if not path.exists():
         raise MediaNotFound(f"video file not found: {path}")
     if not path.is_file():
