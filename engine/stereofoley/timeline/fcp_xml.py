@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import opentimelineio as otio
 import soundfile as sf
@@ -34,7 +34,7 @@ from .. import SAMPLE_RATE_HZ
 from ..audio import read_bwf_time_reference
 from ..files import write_text_atomic
 from .conform import frame_conformed
-from .output import METADATA_KEY, is_foley_track
+from .output import METADATA_KEY, plain_metadata, is_foley_track
 from .plan import timeline_rate
 from .timemap import frame_index, is_timecode_rate, is_xml_rate, rate_fraction, rational, seconds, time_range
 
@@ -257,19 +257,11 @@ def with_stem_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
                                                     available_range=available)
                 stem_clip = otio.schema.Clip(name=f"{clip.name}: {obj.get('name')}", media_reference=ref,
                                              source_range=copy.deepcopy(clip.source_range))
-                stem_clip.metadata[METADATA_KEY] = {"curves": _plain(obj.get("curves", {})), "stem": True}
+                stem_clip.metadata[METADATA_KEY] = {"curves": plain_metadata(obj.get("curves", {})), "stem": True}
                 track.append(stem_clip)
                 position = end
             result.tracks.append(track)
     return result
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dict, otio._otio.AnyDictionary)):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, otio._otio.AnyVector)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _keyframes(root: ET.Element, timeline: otio.schema.Timeline, rate: float) -> None:
@@ -279,7 +271,7 @@ def _keyframes(root: ET.Element, timeline: otio.schema.Timeline, rate: float) ->
     for track in timeline.tracks:
         if METADATA_KEY in track.metadata and "stem_of_lane" in track.metadata[METADATA_KEY]:
             for clip in track.find_clips(shallow_search=True):
-                curves_by_name[clip.name] = _plain(clip.metadata[METADATA_KEY]["curves"])
+                curves_by_name[clip.name] = plain_metadata(clip.metadata[METADATA_KEY]["curves"])
     for item in root.iter("clipitem"):
         curves = curves_by_name.get(item.findtext("name") or "")
         if not curves:

@@ -111,16 +111,16 @@ def foley_clips_in(timeline: otio.schema.Timeline) -> list[FoleyClip]:
             if exact is not None and len(exact) == 2:
                 start, end = Fraction(str(exact[0])), Fraction(str(exact[1]))
             path = url_utils.filepath_from_url(item.media_reference.target_url)
-            found.append(FoleyClip(str(meta.pop("picture_clip_id", "")), item.name, start, end, Path(path), _plain(meta)))
+            found.append(FoleyClip(str(meta.pop("picture_clip_id", "")), item.name, start, end, Path(path), plain_metadata(meta)))
     return found
 
 
-def _plain(value: Any) -> Any:
+def plain_metadata(value: Any) -> Any:
     """OTIO AnyDictionary/AnyVector -> plain dict/list (for JSON and for writing back)."""
     if isinstance(value, (dict, otio._otio.AnyDictionary)):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_metadata(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, otio._otio.AnyVector)):
-        return [_plain(v) for v in value]
+        return [plain_metadata(v) for v in value]
     return value
 
 
