@@ -96,14 +96,9 @@ def load_results(result_dir: str | Path) -> list[ReportClip]:
     if manifest.is_file():
         return clips_from_dataset(manifest)
     clips: list[ReportClip] = []
-    for path in sorted(root.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if isinstance(data, dict):
-            entries = data.get("clips") or data.get("results") or []
-            clips += [_clip_from_entry(e, path.parent) for e in entries if isinstance(e, dict) and e.get("wav")]
+    for path, data in _json_objects(root):
+        entries = data.get("clips") or data.get("results") or []
+        clips += [_clip_from_entry(e, path.parent) for e in entries if isinstance(e, dict) and e.get("wav")]
     if not clips:
         clips = clips_from_clip_outputs(root)
     if not clips:
@@ -112,17 +107,24 @@ def load_results(result_dir: str | Path) -> list[ReportClip]:
     return clips
 
 
-def clips_from_clip_outputs(root: Path) -> list[ReportClip]:
-    """What `stereofoley clip` leaves in a folder: its --json summary saved as a file ("output" WAV, "media",
-    "start_s"), else each WAV on its own, with the picture from a beside-it .tracks.json (--tracks-out) when
-    there is one (else a meter-only preview)."""
-    clips: list[ReportClip] = []
+def _json_objects(root: Path):
+    """(path, object) for every top-level *.json in root that parses as a JSON object; other files are not results."""
     for path in sorted(root.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if isinstance(data, dict) and isinstance(data.get("output"), str) and str(data["output"]).endswith(".wav"):
+        if isinstance(data, dict):
+            yield path, data
+
+
+def clips_from_clip_outputs(root: Path) -> list[ReportClip]:
+    """What `stereofoley clip` leaves in a folder: its --json summary saved as a file ("output" WAV, "media",
+    "start_s"), else each WAV on its own, with the picture from a beside-it .tracks.json (--tracks-out) when
+    there is one (else a meter-only preview)."""
+    clips: list[ReportClip] = []
+    for _, data in _json_objects(root):
+        if isinstance(data.get("output"), str) and str(data["output"]).endswith(".wav"):
             wav = _resolve(root, data["output"])
             if wav is not None and wav.is_file():
                 clips.append(ReportClip(id=wav.stem, name=wav.stem, wav=wav, media=_resolve(root, data.get("media")),
