@@ -94,19 +94,9 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     g0 = global_start_s(timeline)
     # one loudness gain for the edit; an edit of one clip is that clip, normalised as `stereofoley clip` does
     edit_scope = options.loudness_scope == "edit" and options.loudness_lufs is not None and len(planned) > 1
-    done: list[tuple[PictureClip, ClipResult]] = []
-    for k, (c, media_path) in enumerate(planned):
-        if progress:
-            progress(k / len(planned), f"clip {k + 1}/{len(planned)}: {c.name}")
-        wav = wav_paths[c.id]
-        try:
-            request = clip_request(c, media_path, g0)
-            result = render_clip_files(request, options, wav, tracks=wav.with_suffix(".tracks.json"),
-                                       mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope)
-        except (StereoFoleyError, OSError, RuntimeError, ValueError, ArithmeticError, MemoryError) as exc:
-            skipped.append({"id": c.id, "name": c.name, "reason": f"{type(exc).__name__}: {exc}"})
-            continue
-        done.append((c, result))
+    done, failed = _render_clips(planned, wav_paths, g0, options, mixer=mixer or clip_usecase.mix_clip,
+                                 defer_loudness=edit_scope, progress=progress)
+    skipped += failed
     loudness = {"scope": "clip", "lufs": options.loudness_lufs}
     if edit_scope and done:  # one gain over every rendered clip (usecases/edit_loudness.py)
         results, loudness = apply_edit_loudness([r for _, r in done], options)
@@ -169,6 +159,27 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     if progress:
         progress(1.0, "done")
     return report
+
+
+def _render_clips(planned: list[tuple[PictureClip, Path]], wav_paths: dict[str, Path], g0: Fraction,
+                  options: RenderOptions, *, mixer: ClipMixer, defer_loudness: bool, progress: Progress | None
+                  ) -> tuple[list[tuple[PictureClip, ClipResult]], list[dict[str, str]]]:
+    """Render the planned clips one after another: the rendered (clip, result) pairs and the skipped ones."""
+    done: list[tuple[PictureClip, ClipResult]] = []
+    skipped: list[dict[str, str]] = []
+    for k, (c, media_path) in enumerate(planned):
+        if progress:
+            progress(k / len(planned), f"clip {k + 1}/{len(planned)}: {c.name}")
+        wav = wav_paths[c.id]
+        try:
+            request = clip_request(c, media_path, g0)
+            result = render_clip_files(request, options, wav, tracks=wav.with_suffix(".tracks.json"),
+                                       mixer=mixer, defer_loudness=defer_loudness)
+        except (StereoFoleyError, OSError, RuntimeError, ValueError, ArithmeticError, MemoryError) as exc:
+            skipped.append({"id": c.id, "name": c.name, "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        done.append((c, result))
+    return done, skipped
 
 
 def _foley_clip(c: PictureClip, result: ClipResult, g0: Fraction, rate: float,
