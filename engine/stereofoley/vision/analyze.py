@@ -116,13 +116,16 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
     shot_starts: list[int] = [0]  # frame index where each shot starts
     observations: dict[tuple[int, int], list] = defaultdict(list)  # (shot, tracker id) -> [(frame idx, box, conf, cls)]
     pending = []  # frames of a shot waiting for the detector's warm-up
-    state = {"tracker": make_tracker(tracker_kind, lost_frames=lost_frames), "primed": False}
+    state = {"tracker": make_tracker(tracker_kind, lost_frames=lost_frames), "primed": False, "alias": {}, "seen": set(),
+             "previous_ids": []}
     sparse = SparseDetection(det, detect_every) if detect_every > 1 else None
 
-    def feed(frame_index: int, image: np.ndarray, detections: Detections) -> None:
-        for hit in update_tracker(state["tracker"], detections, image):
-            i = hit.detection_index
-            observations[(len(shot_starts) - 1, hit.track_id)].append(
+    def feed(frame_index: int, image: np.ndarray, detections: Detections, parent: np.ndarray | None = None) -> None:
+        hits = {hit.detection_index: hit.track_id for hit in update_tracker(state["tracker"], detections, image)}
+        ids = _continue_tracks(hits, parent, state) if parent is not None else hits
+        shot = len(shot_starts) - 1
+        for i, track_id in sorted(ids.items()):
+            observations[(shot, track_id)].append(
                 (frame_index, detections.xyxy_norm[i], float(detections.confidence[i]), int(detections.class_id[i]))
             )
 
@@ -155,7 +158,8 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
             if cut_detector.is_cut(frame.image) and index > 0:
                 end_shot()
                 shot_starts.append(index)
-                state.update(tracker=make_tracker(tracker_kind, lost_frames=lost_frames), primed=False)
+                state.update(tracker=make_tracker(tracker_kind, lost_frames=lost_frames), primed=False, alias={},
+                             seen=set(), previous_ids=[])
             frame_times.append(frame.time_s)
             pending.append((index, frame.image))
             if state["primed"] or len(pending) >= det.warmup_frames:
@@ -193,6 +197,33 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
         frame_times_s=np.asarray(frame_times), tracks=tuple(tracks),
         cuts_s=tuple(float(frame_times[i]) for i in shot_starts[1:]), detector=det.name, analysis_fps=analysis_fps,
     )
+
+
+def _continue_tracks(hits: dict[int, int], parent: np.ndarray, state: dict) -> dict[int, int]:
+    """Track id per detection row, keeping identities along the flow links of carried boxes (SparseDetection).
+
+    hits: row -> the tracker's id. A row continuing (parent) a row of the previous frame that had a track keeps
+    that track when the tracker gave it none (ByteTrack ignores low-confidence boxes of a lost track) or a new
+    one (which then stays an alias of the old); an established id of the tracker's own wins. One row per track.
+    """
+    alias, seen, previous = state["alias"], state["seen"], state["previous_ids"]
+    ids: dict[int, int] = {}
+    for i in range(parent.size):
+        mine = hits.get(i)
+        inherited = previous[parent[i]] if 0 <= parent[i] < len(previous) else None
+        if inherited is not None and (mine is None or (mine not in seen and mine not in alias)):
+            if mine is not None:
+                alias[mine] = inherited
+            ids[i] = inherited
+        elif mine is not None:
+            ids[i] = alias.get(mine, mine)
+    seen.update(hits.values())
+    out: dict[int, int] = {}
+    for i, track_id in ids.items():  # two rows on one track: the first (the detector's own before carried ones)
+        if track_id not in out.values():
+            out[i] = track_id
+    state["previous_ids"] = [out.get(i) for i in range(parent.size)]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------- cache

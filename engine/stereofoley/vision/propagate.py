@@ -3,8 +3,10 @@
 Per box: corners (Shi-Tomasi) inside its central part (the box shrunk by `INNER` on each side, where the object
 is, not the background its box corners show) are followed by pyramidal Lucas-Kanade, forward and back; points
 that do not come back within `FB_MAX_PX` are dropped. The box moves by the median displacement and scales by
-the median change of the points' spread. A box with fewer than `MIN_POINTS` good points is lost: the caller
-then runs the detector on the next frame. Pure OpenCV on grey frames at the analysis size (≈1 ms a box at 640 px).
+the median change of the points' spread. A box with fewer than `MIN_POINTS` good points (a small object: a
+distant walker is 10 px wide at 320 px) is looked for by normalised cross-correlation of its patch in a window
+around it (`NCC_MIN`); only a box neither finds is lost: the caller then runs the detector on the next frame.
+Pure OpenCV on grey frames at the analysis size (≈1 ms a box at 640 px).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ MAX_POINTS = 40  # corners per box
 MIN_POINTS = 4  # fewer surviving points: the box is lost
 FB_MAX_PX = 1.0  # forward-backward error above which a point is dropped
 SCALE_RANGE = (0.8, 1.25)  # per-frame box scale change kept within this
+NCC_MIN = 0.8  # a box flow lost is carried where its patch correlates at least this well
+NCC_MIN_STD = 4.0  # grey-level spread below which a patch has nothing to match (a flat area)
+EDGE = 0.01  # a box within this fraction of the width of a side edge is at the edge (entering or leaving)
 _LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 
 
@@ -74,9 +79,41 @@ def propagate(prev_grey: np.ndarray, next_grey: np.ndarray, detections: Detectio
         # clipped to the frame like the detector's boxes: an object half off-screen keeps its edge at the border
         moved[i] = np.clip((cx - hw, cy - hh, cx + hw, cy + hh), 0.0, (w, h, w, h))
         carried[i] = True
+    for i in np.flatnonzero(~carried):
+        found = _match_patch(prev_grey, next_grey, boxes_px[i])
+        if found is not None:
+            moved[i], carried[i] = found, True
     if not carried.any():
         return Detections.empty(), carried
     return Detections(moved[carried] / scale, detections.confidence[carried], detections.class_id[carried]), carried
+
+
+def _match_patch(prev_grey: np.ndarray, next_grey: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The box moved to where its patch of prev_grey correlates best in next_grey (within half its size), or None."""
+    h, w = prev_grey.shape
+    x1, y1, x2, y2 = (int(round(v)) for v in np.clip(box, 0, (w, h, w, h)))
+    bw, bh = x2 - x1, y2 - y1
+    if bw < 4 or bh < 4:
+        return None
+    patch = prev_grey[y1:y2, x1:x2]
+    if float(patch.std()) < NCC_MIN_STD:
+        return None
+    mx, my = max(4, bw // 2), max(4, bh // 2)
+    sx1, sy1, sx2, sy2 = max(0, x1 - mx), max(0, y1 - my), min(w, x2 + mx), min(h, y2 + my)
+    window = next_grey[sy1:sy2, sx1:sx2]
+    if window.shape[0] < bh or window.shape[1] < bw:
+        return None
+    score = cv2.matchTemplate(window, patch, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(score)
+    if not np.isfinite(best) or best < NCC_MIN:
+        return None
+    dx, dy = sx1 + bx - x1, sy1 + by - y1
+    return np.clip(box + (dx, dy, dx, dy), 0.0, (w, h, w, h))
+
+
+def at_side_edge(xyxy_norm: np.ndarray) -> np.ndarray:
+    """(n,) whether each box touches the left or right edge of the frame (an object entering or leaving)."""
+    return (xyxy_norm[:, 0] <= EDGE) | (xyxy_norm[:, 2] >= 1.0 - EDGE)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -95,12 +132,25 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class SparseDetection:
     """Run a frame-independent detector on one analysed frame in `every`, carrying boxes by flow in between.
 
-    `push(index, image)` returns the frames now settled, in order, as (index, image, Detections); results lag
-    up to `every` frames. At each detection the boxes carried to that frame are compared with the detector's:
-    an object the detector finds with confidence >= `confident` that no carried box overlaps (IoU < 0.3) has
-    entered since the last detection, so the detector also runs (batched) on the frames in between: an object is
-    found as soon as every-frame detection would find it. A confident box that optical flow loses makes the next
-    frame a detection. `end_shot()` settles what is pending and starts afresh (call it at cuts and at the end).
+    `push(index, image)` returns the frames now settled, in order, as (index, image, Detections, parent); results
+    lag up to `every` frames. Carried boxes keep the confidence of the detection they came from. `parent[i]` is
+    the row of the previous settled frame's Detections that row i continues (-1: none known): a carried box's
+    source, and for a detection the source of the carried box it overlaps most (IoU >= 0.3, same class, one to
+    one). The caller keeps a track's identity along these links (analyze.py), so an object the tracker loses
+    between detections (ByteTrack drops low-confidence boxes of tracks it has lost) keeps its track. At each
+    detection:
+
+    - an object the detector finds with confidence >= `confident` that no carried box overlaps (IoU < 0.3), away
+      from the side edges, has appeared since the last detection, so the detector also runs (batched) on the
+      frames in between: it is found as soon as every-frame detection would find it. One entering at a side edge
+      is not looked for earlier: the placement extends a track first seen at an edge back to it (placement.py).
+    - a confident carried box no detection overlaps (the detector missed the object this once: small or partly
+      hidden objects come and go at low confidence) is kept for this frame, once: a detector blink does not
+      make the tracker lose the object (ByteTrack takes low-confidence boxes only for tracks it has not lost).
+
+    A confident box that optical flow loses away from the side edges makes the next frame a detection (one lost
+    at a side edge is leaving the picture). `end_shot()` settles what is pending and starts afresh (call it at
+    cuts and at the end).
     """
 
     def __init__(self, detector, every: int, *, confident: float = 0.25):
@@ -109,47 +159,77 @@ class SparseDetection:
         self._reset()
 
     def _reset(self) -> None:
-        self._pending: list[tuple[int, np.ndarray, Detections]] = []  # carried frames since the last detection
+        self._pending: list[tuple[int, np.ndarray, Detections, np.ndarray]] = []  # carried since the last detection
         self._last: Detections | None = None  # boxes of the latest frame (detected or carried)
+        self._bridged = np.zeros(0, dtype=bool)  # per row of _last: kept once already though the detector missed it
         self._grey: np.ndarray | None = None
         self._countdown = 0
 
-    def push(self, index: int, image: np.ndarray) -> list[tuple[int, np.ndarray, Detections]]:
+    def push(self, index: int, image: np.ndarray) -> list[tuple[int, np.ndarray, Detections, np.ndarray]]:
         g = grey(image)
         previous, self._grey = self._grey, g
         carried = None
         if previous is not None and self._last is not None:
             carried, kept = propagate(previous, g, self._last)
-            lost_confident = bool(np.any(~kept & (self._last.confidence >= self.confident)))
+            lost = ~kept & (self._last.confidence >= self.confident) & ~at_side_edge(self._last.xyxy_norm)
+            bridged, source = self._bridged[kept], np.flatnonzero(kept)
         if carried is not None and self._countdown > 0:
             self.carried += 1
-            self._countdown = 0 if lost_confident else self._countdown - 1
-            self._last = carried
-            self._pending.append((index, image, carried))
+            self._countdown = 0 if lost.any() else self._countdown - 1
+            self._last, self._bridged = carried, bridged
+            self._pending.append((index, image, carried, source))
             return []
         found = self.detector.detect(image)
         self.detected += 1
-        if self._pending and carried is not None and self._entered(found, carried):
-            images = [im for _, im, _ in self._pending]
-            redone = _detect_batch(self.detector, images)
-            self.detected += len(images)
-            self.carried -= len(images)
-            self._pending = [(i, im, d) for (i, im, _), d in zip(self._pending, redone)]
-        out = self._pending + [(index, image, found)]
-        self._pending, self._last, self._countdown = [], found, self.every - 1
+        flags = np.zeros(len(found), dtype=bool)
+        parent = np.full(len(found), -1)
+        if carried is not None:
+            redone = bool(self._pending) and self._entered(found, carried)
+            if redone:
+                images = [im for _, im, _, _ in self._pending]
+                again = _detect_batch(self.detector, images)
+                self.detected += len(images)
+                self.carried -= len(images)
+                # re-detected frames have no flow links; the tracker alone links them
+                self._pending = [(i, im, d, np.full(len(d), -1)) for (i, im, _, _), d in zip(self._pending, again)]
+            else:
+                parent = _link(found, carried, source)
+            missed = (carried.confidence >= self.confident) & ~bridged
+            missed &= box_iou(carried.xyxy_norm, found.xyxy_norm).max(axis=1, initial=0.0) < 0.3
+            if missed.any():
+                found = Detections(np.concatenate([found.xyxy_norm, carried.xyxy_norm[missed]]),
+                                   np.concatenate([found.confidence, carried.confidence[missed]]),
+                                   np.concatenate([found.class_id, carried.class_id[missed]]))
+                flags = np.concatenate([flags, np.ones(int(missed.sum()), dtype=bool)])
+                parent = np.concatenate([parent, np.full(int(missed.sum()), -1) if redone else source[missed]])
+        out = self._pending + [(index, image, found, parent)]
+        self._pending, self._last, self._bridged, self._countdown = [], found, flags, self.every - 1
         return out
 
-    def end_shot(self) -> list[tuple[int, np.ndarray, Detections]]:
+    def end_shot(self) -> list[tuple[int, np.ndarray, Detections, np.ndarray]]:
         out = self._pending
         self._reset()
         return out
 
     def _entered(self, found: Detections, carried: Detections) -> bool:
-        sure = found.xyxy_norm[found.confidence >= self.confident]
+        sure = found.xyxy_norm[(found.confidence >= self.confident) & ~at_side_edge(found.xyxy_norm)]
         if len(sure) == 0:
             return False
         overlap = box_iou(sure, carried.xyxy_norm)
         return bool(np.any(overlap.max(axis=1, initial=0.0) < 0.3))
+
+
+def _link(found: Detections, carried: Detections, source: np.ndarray) -> np.ndarray:
+    """Per row of found: the source row of the carried box of its class it overlaps most (IoU >= 0.3), one to one."""
+    parent = np.full(len(found), -1)
+    iou = box_iou(found.xyxy_norm, carried.xyxy_norm)
+    iou[found.class_id[:, None] != carried.class_id[None, :]] = 0.0
+    while iou.size and iou.max() >= 0.3:
+        i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
+        parent[i] = source[j]
+        iou[i, :] = 0.0
+        iou[:, j] = 0.0
+    return parent
 
 
 def _detect_batch(detector, images):
