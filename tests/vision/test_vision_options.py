@@ -38,15 +38,15 @@ def car_and_person(tmp_path_factory):
 def test_options_defaults_and_round_trip():
     o = DetectorOptions()
     assert (o.detector, o.weights, o.imgsz, o.conf, o.iou, o.classes, o.analysis_fps, o.detect_fps) == \
-        ("auto", None, None, 0.1, 0.7, None, 10.0, None)
-    assert o.detect_every == 1 and DetectorOptions(detect_fps=2.5).detect_every == 4
+        ("auto", None, None, 0.1, 0.7, None, 10.0, 1.25)
+    assert o.detect_every == 8 and DetectorOptions(detect_fps=2.5).detect_every == 4
     custom = DetectorOptions.from_mapping({"detector": "yolo", "weights": "m.pt", "imgsz": 480, "conf": 0.3, "iou": 0.5,
                                            "classes": "car, person,2", "analysis_fps": 12, "detect_fps": None})
     assert custom.classes == ("car", "person", 2) and custom.detect_every == 1 and custom.analysis_fps == 12.0
     assert DetectorOptions.from_mapping(json.loads(json.dumps(custom.to_mapping()))) == custom
     assert DetectorOptions.from_mapping(None) == DetectorOptions()
     assert DetectorOptions(classes="").classes is None  # "" is every class
-    assert DetectorOptions(analysis_fps=2.0).detect_every == 1  # detect_fps above the analysis rate: every frame
+    assert DetectorOptions(analysis_fps=1.0).detect_every == 1  # detect_fps above the analysis rate: every frame
 
 
 @pytest.mark.parametrize("mapping, message", [

@@ -72,8 +72,8 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--iou", type=float, default=DEFAULT_IOU, help=f"YOLO NMS IoU threshold, 0..1 (default {DEFAULT_IOU})")
     group.add_argument("--classes", type=_classes, help="keep only these classes: names or ids, comma-separated (default all)")
     group.add_argument("--detect-fps", type=_fps_or_all, default=DEFAULT_DETECT_FPS,
-                       help="YOLO runs per second, boxes carried by optical flow in between, e.g. 2.5 (default 'all': "
-                            "every analysed frame)")
+                       help=f"YOLO runs per second, boxes carried by optical flow in between (default {DEFAULT_DETECT_FPS:g}; "
+                            "'all': every analysed frame)")
 
 
 def detector_options_from_args(args: argparse.Namespace) -> DetectorOptions:
