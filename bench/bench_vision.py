@@ -24,7 +24,10 @@ the best run counts (the machine is shared). Models:
 child process (default 0: skipped; it takes about M × 1.5 minutes on 2 cores).
 
     .venv/bin/python bench/bench_vision.py [--seconds 8] [--repeats 3] [--weights yolo11n.pt] [--memory-minutes 10]
-        [--real-size PATH] [--only real-size]
+        [--real-size PATH] [--only real-size|memory|levers]
+
+--only levers: the detector-side levers alone (YOLO batches of 1 / 4 / 8 frames, torch threads 1 vs default).
+BENCH_VARIANTS=default,2.5,all limits the real-size case to those detection rates (and naive).
 """
 
 from __future__ import annotations
@@ -306,6 +309,35 @@ def bench_real_size(weights: Path, video: Path, truth, seconds: float, repeats: 
             print(f"    positions: only {both.sum()} frames with both detections")
 
 
+def levers(weights: Path, video: Path, repeats: int) -> None:
+    """The detector-side levers on this machine: batching frames through YOLO, and torch's thread count."""
+    import torch
+
+    frames = [f.image for f in decode.iter_frames(video, start_s=0.0, end_s=8.0, analysis_fps=1.0, max_width=640)][:8]
+    detector = warmed(weights, 640)
+    threads = torch.get_num_threads()
+
+    def timed(fn) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return best / len(frames) * 1000
+
+    single = timed(lambda: [detector.detect(f) for f in frames])
+    batch4 = timed(lambda: [detector.detect_batch(frames[i:i + 4]) for i in range(0, len(frames), 4)])
+    batch8 = timed(lambda: detector.detect_batch(frames))
+    counts = {}
+    for n in sorted({1, threads}):
+        torch.set_num_threads(n)
+        counts[n] = timed(lambda: [detector.detect(f) for f in frames])
+    torch.set_num_threads(threads)
+    print(f"\n[levers] {weights.name} at 640 px, ms per frame (best of {repeats}, {len(frames)} frames):")
+    print(f"  one frame a call {single:.0f}, batches of 4 {batch4:.0f}, one batch of 8 {batch8:.0f}")
+    print("  torch threads: " + ", ".join(f"{n}: {ms:.0f}" for n, ms in counts.items()))
+
+
 def looped_clip(path: Path, minutes: float, folder: Path) -> None:
     """An M-minute 1080p/24 fps H.264 file: a generated 10 s clip repeated (packets copied, timestamps shifted),
     so the long clip costs seconds to make; the analysis decodes and detects all of it like any other file."""
@@ -361,7 +393,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, alternated; the best counts (default 3)")
     parser.add_argument("--memory-minutes", type=float, default=0.0, help="also measure peak memory on a clip this long")
     parser.add_argument("--real-size", default=str(REAL_SIZE), help=f"yolov8s-size weights trained on the sprites (default {REAL_SIZE})")
-    parser.add_argument("--only", choices=("real-size", "memory"), help="run only this case (default: all)")
+    parser.add_argument("--only", choices=("real-size", "memory", "levers"), help="run only this case (default: all)")
     args = parser.parse_args()
     real_size = Path(args.real_size)
     print(f"bench_vision: {args.seconds:g} s of 1920x1080 at 24 fps; {os.cpu_count()} CPUs, torch threads: ", end="")
@@ -372,7 +404,7 @@ def main() -> None:
         tmp = Path(tmp)
         video = tmp / "clip.mp4"
         t0 = time.perf_counter()
-        truth = make_clip(video, args.seconds)
+        truth = make_clip(video, args.seconds) if args.only != "memory" else None
         print(f"generated the clip in {time.perf_counter() - t0:.1f} s")
         if args.only is None:
             decoding(video, args.seconds, args.repeats)
@@ -391,6 +423,8 @@ def main() -> None:
                 bench_real_size(real_size, video, truth, args.seconds, args.repeats)
             else:
                 print(f"\n[real-size] skipped: {real_size} not found (make it with tests/vision/tiny_yolo.py --arch yolov8s)")
+        if args.only in (None, "levers") and real_size.is_file():
+            levers(real_size, video, args.repeats)
         if args.memory_minutes > 0 and args.only in (None, "memory"):
             peak_memory(args.memory_minutes, real_size if real_size.is_file() else tiny_yolo.COMMITTED, tmp)
     print(f"\nthis process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
