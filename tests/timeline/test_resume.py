@@ -240,3 +240,14 @@ def test_a_timeline_job_resumes(tmp_path, edit):
     status = run_job(parse_job(job), mixer=m)
     assert status["state"] == "done", status.get("error")
     assert m.calls == ["bravo", "charlie"] and status["report"]["resumed"] == ["0.0"]
+
+
+def test_render_removes_the_temp_files_a_killed_render_left(tmp_path, edit, mixer, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".alpha_0-0.wav.k3j9x2ab.part.wav"  # atomic_output's temp name, left by a SIGKILL
+    stale.write_bytes(b"")
+    os.utime(stale, (1e9, 1e9))
+    mixer()
+    assert render(edit, out) == 0
+    assert not stale.exists() and f"removed {stale.name}" in capsys.readouterr().err
