@@ -130,7 +130,7 @@ def test_a_finished_render_resumed_renders_nothing_and_keeps_every_file(tmp_path
     before = {p.name: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in out.glob("*.wav")}
     loudness = report_of(out)["loudness"]
     again = mixer()
-    assert render(edit, out, "--resume") == 0
+    assert render(edit, out, "--resume", "--media-root", str(tmp_path)) == 0  # roots only find media
     assert again.calls == []
     assert {p.name: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in out.glob("*.wav")} == before
     report = report_of(out)
@@ -251,3 +251,30 @@ def test_render_removes_the_temp_files_a_killed_render_left(tmp_path, edit, mixe
     mixer()
     assert render(edit, out) == 0
     assert not stale.exists() and f"removed {stale.name}" in capsys.readouterr().err
+
+
+def test_a_record_naming_another_file_is_not_trusted(tmp_path, edit, mixer):
+    """A record planted (or left) in OUTDIR that names a file other than the clip's own is ignored: the clip is
+    rendered again and the other file is neither gained nor listed."""
+    mixer()
+    out = tmp_path / "out"
+    assert render(edit, out, "--loudness-scope", "clip") == 0
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes((out / "alpha_0-0.wav").read_bytes())
+    record = record_path(out / "alpha_0-0.wav")
+    data = json.loads(record.read_text())
+    data["result"]["stems"] = [str(victim)]
+    data["files"][str(victim)] = [victim.stat().st_size, victim.stat().st_mtime_ns]
+    record.write_text(json.dumps(data))
+    again = mixer()
+    assert render(edit, out, "--loudness-scope", "clip", "--resume") == 0
+    assert again.calls == ["alpha"] and str(victim) not in (out / "edit.stereofoley.json").read_text()
+
+
+def test_resume_in_a_clips_job_is_refused_not_ignored(tmp_path):
+    from stereofoley.errors import InvalidJob
+
+    job = {"version": 1, "kind": "clips", "out_dir": str(tmp_path), "options": {"resume": True},
+           "clips": [{"id": "a", "media": str(tmp_path / "a.mov")}]}
+    with pytest.raises(InvalidJob, match="resume applies to timeline jobs only"):
+        parse_job(job)

@@ -43,7 +43,9 @@ from .edit_loudness import apply_edit_loudness
 
 RECORD_VERSION = 1
 # Fields that change how a render runs, never what it writes.
-NOT_IN_FINGERPRINT = frozenset({"overwrite", "resume", "cache", "cache_dir", "workers"})
+# Fields that change how a render runs, never what it writes. media_roots and remaps only find media, whose
+# identity is in the fingerprint: resuming with another --media-root (to find a missing clip) keeps the rest.
+NOT_IN_FINGERPRINT = frozenset({"overwrite", "resume", "cache", "cache_dir", "workers", "media_roots", "remaps"})
 
 
 def record_path(wav: Path) -> Path:
@@ -129,22 +131,39 @@ def _file_stat(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _read_record(path: Path) -> dict | None:
-    """A record, or None when there is none or it is not one of ours (never an error: resuming re-renders)."""
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+
+def _read_record(wav: Path) -> dict | None:
+    """The record of the clip whose mix is `wav`, or None when there is none or it is not one of ours (never an
+    error: the clip is rendered again). Its files must be the clip's own: the mix, and beside it files named after
+    the mix (stems, tracks.json), so a planted record cannot make a resumed render gain or list another file."""
+    path = record_path(wav)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not (isinstance(record, dict) and record.get("version") == RECORD_VERSION
-            and record.get("state") in ("raw", "gaining", "final") and isinstance(record.get("files"), dict)):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            record = json.loads(f.read(MAX_RECORD_BYTES + 1)[:MAX_RECORD_BYTES].decode("utf-8"))
+        if not (isinstance(record, dict) and record.get("version") == RECORD_VERSION
+                and record.get("state") in ("raw", "gaining", "final") and isinstance(record.get("files"), dict)
+                and isinstance(record.get("result"), dict)):
+            return None
+        mix, folder = Path(wav).resolve(), Path(wav).resolve().parent
+        result = record["result"]
+        named = [result["wav"], *result["stems"], *(p for p in (result["diffuse_wav"], result["tracks"]) if p)]
+        ours = lambda p: Path(p) == mix or (Path(p).parent == folder and Path(p).name.startswith(mix.stem + "."))
+        if Path(result["wav"]) != mix or not all(ours(p) for p in [*named, *record["files"]]):
+            return None
+        if set(map(str, named)) != set(record["files"]):
+            return None
+        record["clip"] = _result_from(result)
+    except (OSError, ValueError, KeyError, TypeError, StereoFoleyError):
         return None
     return record
 
 
 def _intact(record: dict) -> bool:
     """Every file the clip wrote is still there, as the record saw it."""
-    return bool(record["files"]) and all(stat is not None and _file_stat(Path(p)) == stat
-                                         for p, stat in record["files"].items())
+    return all(isinstance(stat, list) and _file_stat(Path(p)) == stat for p, stat in record["files"].items())
 
 
 def _result_json(r: ClipResult) -> dict[str, Any]:
@@ -208,17 +227,17 @@ def finished_clips(planned: Sequence[tuple[PictureClip, Path]], wav_paths: dict[
             keys.append(None)
             continue
         keys.append(key)
-        record = _read_record(record_path(wav_paths[c.id]))
+        record = _read_record(wav_paths[c.id])
         if record is not None and record.get("key") == key and _intact(record):
             records[c.id] = record
     if not edit_scope:
-        return Kept({i: _result_from(r["result"]) for i, r in records.items() if r["state"] == "final"})
+        return Kept({i: r["clip"] for i, r in records.items() if r["state"] == "final"})
     edit = _digest(keys)
     whole = len(records) == len(planned) and all(r["state"] == "final" and r["edit"] == edit for r in records.values())
     if whole:
         first = next(iter(records.values()))
-        return Kept({i: _result_from(r["result"]) for i, r in records.items()}, edit_loudness=first["edit_loudness"])
-    return Kept({i: _result_from(r["result"]) for i, r in records.items() if r["state"] == "raw"})
+        return Kept({i: r["clip"] for i, r in records.items()}, edit_loudness=first["edit_loudness"])
+    return Kept({i: r["clip"] for i, r in records.items() if r["state"] == "raw"})
 
 
 def edit_loudness(results: Sequence[ClipResult], options: RenderOptions, kept: Kept) -> tuple[list[ClipResult], dict]:
