@@ -113,10 +113,10 @@ def record_clip(result: ClipResult, options: RenderOptions, deferred: bool) -> N
 def write_record(result: ClipResult, options: RenderOptions, deferred: bool, state: str, *,
                  edit: str | None = None, edit_loudness: dict | None = None) -> Path:
     files = [result.wav, *result.stems, *(p for p in (result.diffuse_wav, result.tracks) if p is not None)]
+    fp = fingerprint(result.request, options, deferred)
     record = {
         "version": RECORD_VERSION, "state": state, "edit": edit, "edit_loudness": edit_loudness,
-        "key": fingerprint_key(result.request, options, deferred),
-        "fingerprint": fingerprint(result.request, options, deferred),
+        "key": _digest(fp), "fingerprint": fp,
         "result": _result_json(result),
         "files": {str(Path(p).resolve()): _file_stat(p) for p in files},
     }
