@@ -34,7 +34,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import StereoFoleyError
-from ..files import write_text_atomic
+from ..files import check_read, write_text_atomic
 from ..options import RenderOptions
 from ..timeline.plan import PictureClip
 from ..timeline.request import ClipRequest, clip_request
@@ -140,6 +140,7 @@ def _read_record(wav: Path) -> dict | None:
     the mix (stems, tracks.json), so a planted record cannot make a resumed render gain or list another file."""
     path = record_path(wav)
     try:
+        check_read(path, "resume record")  # a server's roots hold at the moment of opening
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as f:
             record = json.loads(f.read(MAX_RECORD_BYTES + 1)[:MAX_RECORD_BYTES].decode("utf-8"))
