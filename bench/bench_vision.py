@@ -329,13 +329,13 @@ def levers(weights: Path, video: Path, repeats: int) -> None:
     batch4 = timed(lambda: [detector.detect_batch(frames[i:i + 4]) for i in range(0, len(frames), 4)])
     batch8 = timed(lambda: detector.detect_batch(frames))
     counts = {}
-    for n in sorted({1, threads}):
+    for n in sorted({1, threads, os.cpu_count() or 1}):  # ultralytics sets cpu_count - 1 when it sets up the model
         torch.set_num_threads(n)
         counts[n] = timed(lambda: [detector.detect(f) for f in frames])
     torch.set_num_threads(threads)
     print(f"\n[levers] {weights.name} at 640 px, ms per frame (best of {repeats}, {len(frames)} frames):")
     print(f"  one frame a call {single:.0f}, batches of 4 {batch4:.0f}, one batch of 8 {batch8:.0f}")
-    print("  torch threads: " + ", ".join(f"{n}: {ms:.0f}" for n, ms in counts.items()))
+    print(f"  torch threads (ultralytics left {threads}): " + ", ".join(f"{n}: {ms:.0f}" for n, ms in counts.items()))
 
 
 def looped_clip(path: Path, minutes: float, folder: Path) -> None:
