@@ -336,6 +336,69 @@ def levers(weights: Path, video: Path, repeats: int) -> None:
     print(f"\n[levers] {weights.name} at 640 px, ms per frame (best of {repeats}, {len(frames)} frames):")
     print(f"  one frame a call {single:.0f}, batches of 4 {batch4:.0f}, one batch of 8 {batch8:.0f}")
     print(f"  torch threads (ultralytics left {threads}): " + ", ".join(f"{n}: {ms:.0f}" for n, ms in counts.items()))
+    onnx_runtime(weights, frames, repeats)
+
+
+def onnx_runtime(weights: Path, frames: list, repeats: int) -> None:
+    """ONNX Runtime against PyTorch, when onnx and onnxruntime are importable (they are not dependencies; checked
+    first, so ultralytics' export never tries to install them): through ultralytics' ONNX backend, and the bare
+    network on one 640x384 input with ORT's intra-op threads at 1 and 2 against torch at 1."""
+    import importlib.util
+
+    if not (importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime")):
+        print("  ONNX Runtime: skipped (onnx / onnxruntime not installed)")
+        return
+    import shutil
+
+    import onnxruntime as ort
+    import torch
+
+    YOLO = import_ultralytics().YOLO
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / weights.name
+        shutil.copyfile(weights, local)
+        exported = YOLO(str(local)).export(format="onnx", imgsz=640, dynamic=True, simplify=False, verbose=False)
+        by_backend = {}
+        for name, path in (("torch", local), ("onnx", exported)):
+            model = YOLO(str(path), task="detect")
+            model.predict(frames[0], imgsz=640, conf=0.1, verbose=False, device="cpu")
+            best, boxes = float("inf"), None
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                boxes = [model.predict(f, imgsz=640, conf=0.1, verbose=False, device="cpu")[0].boxes.xyxyn.numpy() for f in frames]
+                best = min(best, (time.perf_counter() - t0) / len(frames) * 1000)
+            by_backend[name] = (best, boxes)
+        same = max(float(np.abs(a[:1] - b[:1]).max(initial=0.0)) for a, b in zip(by_backend["torch"][1], by_backend["onnx"][1])
+                   if len(a) and len(b))
+        x = np.random.default_rng(0).random((1, 3, 384, 640), dtype=np.float32)
+        bare = {}
+        for n in (1, 2):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = n, 1
+            session = ort.InferenceSession(str(exported), options, providers=["CPUExecutionProvider"])
+            feed = {session.get_inputs()[0].name: x}
+            session.run(None, feed)
+            bare[f"ORT {n} thread(s)"] = _best_ms(lambda: session.run(None, feed), repeats * 3)
+        net = YOLO(str(local)).model.eval().fuse()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            xt = torch.from_numpy(x)
+            net(xt)
+            bare["torch 1 thread"] = _best_ms(lambda: net(xt), repeats * 3)
+        torch.set_num_threads(threads)
+    print(f"  ONNX Runtime {ort.__version__} via ultralytics: {by_backend['onnx'][0]:.0f} ms a frame against torch "
+          f"{by_backend['torch'][0]:.0f} (largest difference of the top box: {same:.4f} of the frame)")
+    print("  bare network, one 640x384 input, ms: " + ", ".join(f"{k} {v:.0f}" for k, v in bare.items()))
+
+
+def _best_ms(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
 
 
 def looped_clip(path: Path, minutes: float, folder: Path) -> None:
