@@ -46,7 +46,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
 
     Raises UnsupportedTimeline when the timeline cannot be read, nothing is selected, or no selected clip can
     be rendered. Clips that cannot be rendered (missing media, generators, analysis errors) are listed under
-    "skipped" with their reason and the report's status is "partial". write_aaf: the Foley lanes as AAF for
+    "skipped" with their reason and the report's status is "partial"; so is a clip rendered from media that
+    decodes only partly (listed under "warnings" with the fraction analysed). write_aaf: the Foley lanes as AAF for
     Pro Tools (timeline/aaf.py); xml_stems: the FCP XML gets one audio track per object with keyframed
     pan/level (timeline/fcp_xml.py).
     """
@@ -107,6 +108,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         entry, summary = _foley_clip(c, result, g0, rate, options)
         rendered.append(entry)
         report_clips.append(dict(summary, relink=relinked[c.id].to_report()))
+    # rendered from media that decodes only partly (truncated): kept, and listed so the run is "partial"
+    warnings = [{"id": c.id, "name": c.name, "reason": r.warning} for c, r in done if r.warning]
     if not rendered:
         raise UnsupportedTimeline(f"{path}: no clip could be rendered: "
                                   + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
@@ -136,7 +139,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
 
     report = {
         "ok": True,
-        "status": "partial" if skipped else "ok",
+        "status": "partial" if skipped or warnings else "ok",
         "timeline": str(path.resolve()),
         "timeline_out": str(outputs["otio"].resolve()),
         "outputs": {k: str(v.resolve()) for k, v in outputs.items()},
@@ -148,6 +151,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         "clips": report_clips,
         "kept_from_earlier_run": [e.picture_id for e in kept],
         "skipped": skipped,
+        "warnings": warnings,
         "timings": {
             "read_plan_s": round(t_planned - t_start, 4),
             "render_s": round(t_rendered - t_planned, 4),
