@@ -34,12 +34,45 @@ def suffixes_readable() -> list[str]:
     return sorted(found)
 
 
+BUNDLE_SUFFIX = ".otiod"  # an OTIO directory bundle: content.otio and the media it references, under media/
+
+
+def media_folder(path: str | os.PathLike) -> Path:
+    """Where a timeline's relative media paths start: the bundle itself for an .otiod bundle (its references
+    read media/NAME), else the timeline file's folder."""
+    path = Path(path)
+    return path.resolve() if path.suffix.lower() == BUNDLE_SUFFIX and path.is_dir() else path.parent.resolve()
+
+
+def zipped_media(path: str | os.PathLike) -> frozenset[str]:
+    """The media/ members of an .otioz bundle (a zip of an .otiod): its clips name them, but they cannot be
+    analysed without unzipping. Empty for any other timeline."""
+    path = Path(path)
+    if path.suffix.lower() != ".otioz":
+        return frozenset()
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            return frozenset(n for n in bundle.namelist() if n.startswith("media/") and not n.endswith("/"))
+    except (OSError, zipfile.BadZipFile):
+        return frozenset()
+
+
 def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
-    """Any timeline an installed OTIO adapter reads (.otio/.otioz, FCP 7 XML, FCPXML, EDL, AAF, REAPER .rpp)."""
+    """Any timeline an installed OTIO adapter reads (.otio/.otioz, an .otiod bundle folder, FCP 7 XML, FCPXML,
+    EDL, AAF, REAPER .rpp)."""
     path = check_read(path, "timeline")
-    if not path.is_file():
-        raise TimelineNotFound(f"timeline not found: {path}")
     suffix = path.suffix.lower().lstrip(".")
+    if "." + suffix == BUNDLE_SUFFIX and path.is_dir():
+        # a folder: its content.otio is what is read; checked too (a symlink to outside the roots is refused)
+        content = check_read(path / "content.otio", "timeline bundle content")
+        if not content.is_file():
+            raise TimelineNotFound(f"timeline bundle {path} has no content.otio (not an OTIO .otiod bundle)")
+    elif not path.is_file():
+        if path.is_dir():
+            raise TimelineNotFound(f"timeline {path} is a folder (only an .otiod bundle folder is read)")
+        raise TimelineNotFound(f"timeline not found: {path}")
     readable = suffixes_readable()
     if suffix not in readable:
         raise UnsupportedTimeline(
@@ -49,6 +82,8 @@ def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
     try:
         if suffix == "edl":
             result = otio.adapters.read_from_file(str(path), rate=edl_rate(path))
+        elif "." + suffix == BUNDLE_SUFFIX:  # media/NAME becomes the bundle's absolute path (written timelines too)
+            result = otio.adapters.read_from_file(str(path), absolute_media_reference_paths=True)
         else:
             result = otio.adapters.read_from_file(str(path))
     except Exception as exc:  # adapters raise anything from ValueError to XML parse errors

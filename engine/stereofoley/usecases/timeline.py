@@ -23,10 +23,10 @@ from ..options import RenderOptions
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR
 from ..timeline import aaf
 from ..timeline.fcp_xml import write_fcp_xml
-from ..timeline.media import MediaSearch, file_offset_s
+from ..timeline.media import MediaSearch, file_offset_s, reference_path
 from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_otio
-from ..timeline.plan import (PictureClip, Selection, global_start_s, nothing_selected, picture_clips, read_timeline,
-                             select, timeline_rate)
+from ..timeline.plan import (PictureClip, Selection, global_start_s, media_folder, nothing_selected, picture_clips,
+                             read_timeline, select, timeline_rate, zipped_media)
 from ..timeline.relink import resolve_all
 from ..timeline.request import clip_request
 from ..timeline.timemap import rate_fraction, rational, sample_index
@@ -59,7 +59,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     chosen = select(timeline, clips, selection)
     if not chosen:
         raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)))
-    search = MediaSearch(timeline_dir=path.parent.resolve(), roots=tuple(Path(r) for r in options.media_roots),
+    search = MediaSearch(timeline_dir=media_folder(path), roots=tuple(Path(r) for r in options.media_roots),
                          remaps=tuple(MediaSearch.parse_remap(r) for r in options.remaps))
     stem = safe_name(path.name.split(".")[0], 60, default="timeline")
     outputs = {"otio": out_dir / f"{stem}.stereofoley.otio", "report": out_dir / f"{stem}.stereofoley.json"}
@@ -73,10 +73,15 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     skipped: list[dict[str, str]] = []
     planned: list[tuple[PictureClip, Path]] = []
     relinked = resolve_all(chosen, search)  # media roots indexed once; relinked references updated
+    zipped = zipped_media(path)
     for c in chosen:
         found = relinked[c.id]
         if found.path is None:
-            skipped.append({"id": c.id, "name": c.name, "reason": found.reason})
+            raw = reference_path(c.clip.media_reference)
+            reason = found.reason if raw not in zipped else (
+                f"media {raw} is inside the .otioz bundle {path.name}: unzip it (an .otioz is a zipped .otiod "
+                "bundle folder) and render the folder")
+            skipped.append({"id": c.id, "name": c.name, "reason": reason})
         else:
             planned.append((c, found.path))
     if not planned:
