@@ -246,6 +246,34 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[PictureClip]:
     return result
 
 
+def empty_clips(timeline: otio.schema.Timeline) -> list[dict[str, str]]:
+    """The clips on enabled video tracks whose own duration is zero or negative (a damaged or hand-edited
+    timeline), which picture_clips cannot place: {"id", "name", "reason"} each, the id as picture_clips numbers
+    clips, the reason naming the clip and its duration."""
+    found: list[dict[str, str]] = []
+
+    def walk(composition, path: str) -> None:
+        for i, child in enumerate(composition):
+            if isinstance(child, (otio.schema.Gap, otio.schema.Transition)) or not child.enabled:
+                continue
+            if isinstance(child, otio.core.Composition):
+                walk(child, f"{path}.{i}")
+            elif isinstance(child, otio.schema.Clip) and child.source_range is not None:
+                d = child.source_range.duration
+                if d.value <= 0:
+                    kind = "zero" if d.value == 0 else "a negative"
+                    found.append({"id": f"{path}.{i}", "name": child.name, "reason": (
+                        f"clip {child.name!r} has {kind} duration ({d.value:g} frames @{d.rate:g} fps = "
+                        f"{d.to_seconds():.3f} s): nothing to render" + (
+                            f"; the clips after it on its track start {-d.to_seconds():.3f} s earlier"
+                            if d.value < 0 else ""))})
+
+    for track_index, track in enumerate(timeline.tracks):
+        if isinstance(track, otio.schema.Track) and track.kind == otio.schema.TrackKind.Video and track.enabled:
+            walk(track, str(track_index))
+    return found
+
+
 @dataclass(frozen=True)
 class _TopTrack:
     index: int

@@ -25,8 +25,8 @@ from ..timeline import aaf
 from ..timeline.fcp_xml import write_fcp_xml
 from ..timeline.media import MediaSearch, file_offset_s, reference_path
 from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_otio
-from ..timeline.plan import (PictureClip, Selection, global_start_s, media_folder, nothing_selected, picture_clips,
-                             read_timeline, select, timeline_rate, zipped_media)
+from ..timeline.plan import (PictureClip, Selection, empty_clips, global_start_s, media_folder, nothing_selected,
+                             picture_clips, read_timeline, select, timeline_rate, zipped_media)
 from ..timeline.relink import resolve_all
 from ..timeline.request import clip_request
 from ..timeline.timemap import rate_fraction, rational, sample_index
@@ -57,8 +57,12 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     rate = timeline_rate(timeline)
     clips = picture_clips(timeline)
     chosen = select(timeline, clips, selection)
+    # clips of zero or negative duration cannot be placed: reported, not dropped (unless the user named others)
+    empty = [e for e in empty_clips(timeline) if not (selection.clips or selection.tracks or selection.markers
+             or selection.colors or selection.range_s) or {e["id"], e["name"]} & set(selection.clips)]
     if not chosen:
-        raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)))
+        why = "; ".join(f"{e['name']} ({e['id']}): {e['reason']}" for e in empty)
+        raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)) + (f"; {why}" if why else ""))
     search = MediaSearch(timeline_dir=media_folder(path), roots=tuple(Path(r) for r in options.media_roots),
                          remaps=tuple(MediaSearch.parse_remap(r) for r in options.remaps))
     stem = safe_name(path.name.split(".")[0], 60, default="timeline")
@@ -70,7 +74,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     if write_aaf:
         outputs["aaf"] = out_dir / f"{stem}.stereofoley.aaf"
 
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, str]] = list(empty)
     planned: list[tuple[PictureClip, Path]] = []
     relinked = resolve_all(chosen, search)  # media roots indexed once; relinked references updated
     zipped = zipped_media(path)
