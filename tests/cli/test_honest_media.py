@@ -136,3 +136,17 @@ def test_render_lists_a_partly_decoded_clip_and_exits_3(media, tmp_path, capsys)
     assert warning["name"] == "cut" and half.name in warning["reason"]
     (line,) = lines
     assert "clip 'cut'" in line and half.name in line and "%" in line
+
+
+def test_a_clips_job_over_partly_decoded_media_is_partial(media, tmp_path):
+    from stereofoley.jobs import parse_job, run_job
+
+    full, half, truth, _ = media
+    job = parse_job({"version": 1, "kind": "clips", "out_dir": str(tmp_path / "out"),
+                     "clips": [{"id": "whole", "media": str(full)}, {"id": "cut", "media": str(half)}],
+                     "options": {"detector": "motion", "sources": "neutral", "cache": False, "analysis_fps": 6}})
+    status = run_job(job)
+    assert status["state"] == "partial" and "1 from media that decodes only partly" in status["message"], status
+    by_id = {r["id"]: r for r in status["results"]}
+    assert by_id["whole"]["analysed_fraction"] == 1.0 and "warning" not in by_id["whole"]
+    assert abs(by_id["cut"]["analysed_fraction"] - truth) <= 0.1 and half.name in by_id["cut"]["warning"]
