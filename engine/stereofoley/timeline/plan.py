@@ -10,6 +10,7 @@ import bisect
 import math
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -50,8 +51,6 @@ def zipped_media(path: str | os.PathLike) -> frozenset[str]:
     path = Path(path)
     if path.suffix.lower() != ".otioz":
         return frozenset()
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as bundle:
             return frozenset(n for n in bundle.namelist() if n.startswith("media/") and not n.endswith("/"))
