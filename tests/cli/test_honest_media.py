@@ -150,3 +150,16 @@ def test_a_clips_job_over_partly_decoded_media_is_partial(media, tmp_path):
     by_id = {r["id"]: r for r in status["results"]}
     assert by_id["whole"]["analysed_fraction"] == 1.0 and "warning" not in by_id["whole"]
     assert abs(by_id["cut"]["analysed_fraction"] - truth) <= 0.1 and half.name in by_id["cut"]["warning"]
+
+
+def test_the_fraction_survives_the_analysis_cache_and_tracks_json(media, tmp_path):
+    from stereofoley.vision import read_tracks, write_tracks
+
+    _, half, truth, tenth = media
+    first = analyze_video(half, detector="motion", cache_dir=tmp_path / "cache")
+    again = analyze_video(half, detector="motion", cache_dir=tmp_path / "cache")  # a cache hit
+    assert again.analysed_fraction == pytest.approx(first.analysed_fraction) and abs(again.analysed_fraction - truth) <= 0.1
+    assert read_tracks(write_tracks(first, tmp_path / "t.json")).analysed_end_s == pytest.approx(first.analysed_end_s)
+    for _ in range(2):  # refused when analysed, and again when the analysis comes from the cache
+        with pytest.raises(Exception, match="MIN_ANALYSED_FRACTION"):
+            analyze_video(tenth, detector="motion", cache_dir=tmp_path / "cache")
