@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Exit codes: 0 ok, 3 partial (some clips skipped, see the report), 1 error, 2 usage."
         ),
     )
-    p.add_argument("timeline", help="timeline file (.otio, .otioz, .xml, .fcpxml, .edl, .aaf, .rpp)")
+    p.add_argument("timeline", help="timeline file (.otio, .otioz, .xml, .fcpxml, .edl, .aaf, .rpp) or .otiod bundle folder")
     p.add_argument("--out", "-o", required=True, help="output folder")
     sel = p.add_argument_group("clip selection (criteria combine; each may be repeated)")
     sel.add_argument("--clip", action="append", default=[], metavar="NAME_OR_ID", help="clip name or id (e.g. 1.3)")
