@@ -163,3 +163,20 @@ def test_the_fraction_survives_the_analysis_cache_and_tracks_json(media, tmp_pat
     for _ in range(2):  # refused when analysed, and again when the analysis comes from the cache
         with pytest.raises(Exception, match="MIN_ANALYSED_FRACTION"):
             analyze_video(tenth, detector="motion", cache_dir=tmp_path / "cache")
+
+
+def test_media_damaged_mid_file_keeps_what_decoded_and_reports_it(tmp_path, capsys):
+    """A decoder error half-way (bytes overwritten in an MP4's mdat) used to refuse the whole clip; now the
+    frames before it are analysed and the fraction is reported (the frames after it are not claimed)."""
+    full = write_noise_video(tmp_path / "full.mp4", *FORMATS["mp4"])
+    data = bytearray(full.read_bytes())
+    at = len(data) // 2
+    data[at:at + 20000] = np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    _, truth = truncated(full, 0.5, tmp_path / "unused.mp4")  # the frames wholly before the damage
+    assert cli.main(["clip", str(damaged), "-o", str(tmp_path / "d.wav"), *FAST, "--json"]) == 3
+    out, lines = stderr_lines(capsys)
+    assert abs(json.loads(out)["analysed_fraction"] - truth) <= 0.1
+    (line,) = lines
+    assert "damaged.mp4" in line and "clip 'damaged'" in line
