@@ -7,7 +7,9 @@
   committed `engine/stereofoley/data/sprites_yolo.pt` (the demo uses it too):
 
       .venv/bin/python tests/vision/tiny_yolo.py [--epochs 40] [--out engine/stereofoley/data/sprites_yolo.pt]
-      .venv/bin/python tests/vision/tiny_yolo.py --arch yolov8s --epochs 12 --images 400 --imgsz 320  # real-size
+      .venv/bin/python tests/vision/tiny_yolo.py --arch yolov8s --epochs 10 --images 300 --imgsz 256  # real-size, then
+      .venv/bin/python tests/vision/tiny_yolo.py --arch yolov8s --init ~/.cache/stereofoley/models/sprites_yolov8s.pt \
+          --epochs 2 --images 120 --imgsz 512 --warmup 0 --mosaic 0 --lr0 0.0003 --seed 2  # so it sees 640 px-sized cars
 """
 
 from __future__ import annotations
