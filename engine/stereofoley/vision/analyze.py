@@ -31,7 +31,7 @@ MIN_ANALYSED_FRACTION = 0.25
 COVERAGE_VERSION = 1  # in the cache key: analyses cached before the coverage was recorded are not reused
 LOST_TRACK_S = 1.0  # a track the detector misses this long ends (its gap is interpolated if it comes back)
 MIN_TRACK_FRAMES = 3  # shorter tracks are noise
-MIN_DETECTED_FRAMES = 2  # nor are tracks the detector found once and flow carried for less than a detection interval
+MIN_DETECTED_FRAMES = 2  # nor are tracks the detector found once (a false box carried by flow for a few frames)
 
 
 _UNSET: Any = object()
@@ -214,10 +214,8 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
     aspect = info.width / info.height
     tracks = []
     for (shot, _), obs in sorted(observations.items()):
-        if len(obs) < MIN_TRACK_FRAMES:
+        if len(obs) < MIN_TRACK_FRAMES or sum(o[4] for o in obs) < MIN_DETECTED_FRAMES:
             continue
-        if len(obs) <= detect_every and sum(o[4] for o in obs) < MIN_DETECTED_FRAMES:
-            continue  # a false box found once, kept only by carrying (every-frame detection drops it as too short)
         idx = np.array([o[0] for o in obs])
         classes = Counter(det.class_names.get(o[3], str(o[3])) for o in obs)
         s, e = bounds[shot], bounds[shot + 1]

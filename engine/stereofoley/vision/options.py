@@ -11,8 +11,8 @@ errors naming the key and the value; `analyze_video(options=...)` takes them. De
 - detect_fps 1.25: YOLO on one analysed frame in eight (at 10 fps), boxes carried by optical flow in between
   (vision/propagate.py), identities kept along the carried boxes; YOLO sooner where a box is lost or an object
   appears. On the generated scenes positions and identities hold as with every-frame detection
-  (bench/bench_sparse_accuracy.py); with a yolov8s-size model at 640 px it measured 10.2x over naive per-frame
-  predict, 2.5/s 8.5x, in one run (bench/bench_vision.py; under load both vary). None: every analysed frame.
+  (bench/bench_sparse_accuracy.py); with a yolov8s-size model at 640 px it measured 11.4x over naive per-frame
+  predict, 2.5/s 9.1x, in one run (bench/bench_vision.py; under load both vary). None: every analysed frame.
 """
 
 from __future__ import annotations
