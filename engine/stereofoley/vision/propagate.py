@@ -150,9 +150,8 @@ class SparseDetection:
       make the tracker lose the object (ByteTrack takes low-confidence boxes only for tracks it has not lost).
 
     A confident box that optical flow loses away from the side edges makes the next frame a detection (one lost
-    at a side edge is leaving the picture). `end_shot()` detects on the last pending frame, settles what is
-    pending and starts afresh (call it at cuts and at the end): a track needs two detected frames (analyze.py), and
-    an object seen only after the shot's last scheduled detection gets its second there.
+    at a side edge is leaving the picture). `end_shot()` settles what is pending and starts afresh (call it at
+    cuts and at the end).
     """
 
     def __init__(self, detector, every: int, *, confident: float = 0.25):
@@ -211,11 +210,6 @@ class SparseDetection:
 
     def end_shot(self) -> list[tuple[int, np.ndarray, Detections, np.ndarray]]:
         out = self._pending
-        if out:  # the shot's last frame is a detection: what was carried since the previous one gets confirmed
-            index, image, carried, source = out[-1]
-            found = self.detector.detect(image)
-            self.detected, self.carried = self.detected + 1, self.carried - 1
-            out[-1] = (index, image, found, _link(found, carried, source))
         self._reset()
         return out
 
