@@ -243,19 +243,6 @@ def test_carried_boxes_keep_the_walking_person_in_one_track(tmp_path):
     assert person.recall >= 0.95 and person.id_switches == 0 and person.mae <= 0.01, (person.recall, person.mae)
 
 
-def test_sparse_detection_makes_no_tracks_of_boxes_found_once(car_and_person):
-    """A false box the detector finds once (where the car and the person cross) lasts 1-2 frames with every-frame
-    detection, below the 3 frames a track needs; carried by flow it would last until the next detection. A track
-    needs two detected frames: the crossing gives two tracks at the default rate, as on every frame."""
-    video, truth = car_and_person
-    sparse = analyze_video(video, detector=YoloDetector(SPRITES, imgsz=320))  # default: YOLO 1.25/s
-    assert sparse.settings_key["detect_every"] == 8
-    assert sorted(t.class_name for t in sparse.tracks) == ["car", "person"]
-    for name in ("car", "person"):
-        s = score(sparse, truth, name)
-        assert s.recall >= 0.95 and s.id_switches == 0 and s.mae <= 0.01, (name, s.recall, s.mae)
-
-
 # ------------------------------------------------------------------------------------------ CLI
 def test_analyze_cli_detector_options(car_and_person, tmp_path, capsys):
     video, _ = car_and_person

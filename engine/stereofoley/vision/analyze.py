@@ -31,7 +31,6 @@ MIN_ANALYSED_FRACTION = 0.25
 COVERAGE_VERSION = 1  # in the cache key: analyses cached before the coverage was recorded are not reused
 LOST_TRACK_S = 1.0  # a track the detector misses this long ends (its gap is interpolated if it comes back)
 MIN_TRACK_FRAMES = 3  # shorter tracks are noise
-MIN_DETECTED_FRAMES = 2  # nor are tracks the detector found once (a false box carried by flow for a few frames)
 
 
 _UNSET: Any = object()
@@ -147,11 +146,9 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
         hits = {hit.detection_index: hit.track_id for hit in update_tracker(state["tracker"], detections, image)}
         ids = _continue_tracks(hits, parent, state) if parent is not None else hits
         shot = len(shot_starts) - 1
-        carried = detections.carried
         for i, track_id in sorted(ids.items()):
             observations[(shot, track_id)].append(
-                (frame_index, detections.xyxy_norm[i], float(detections.confidence[i]), int(detections.class_id[i]),
-                 carried is None or not carried[i])
+                (frame_index, detections.xyxy_norm[i], float(detections.confidence[i]), int(detections.class_id[i]))
             )
 
     def process(frame_index: int, image: np.ndarray) -> None:
@@ -214,7 +211,7 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
     aspect = info.width / info.height
     tracks = []
     for (shot, _), obs in sorted(observations.items()):
-        if len(obs) < MIN_TRACK_FRAMES or sum(o[4] for o in obs) < MIN_DETECTED_FRAMES:
+        if len(obs) < MIN_TRACK_FRAMES:
             continue
         idx = np.array([o[0] for o in obs])
         classes = Counter(det.class_names.get(o[3], str(o[3])) for o in obs)

@@ -14,7 +14,6 @@ class Detections:
     xyxy_norm: np.ndarray  # (n, 4) x1, y1, x2, y2 in 0..1 of frame width / height
     confidence: np.ndarray  # (n,) 0..1
     class_id: np.ndarray  # (n,) int, keys of the detector's class_names
-    carried: np.ndarray | None = None  # (n,) bool: moved here by optical flow, not found by the detector (None: none)
 
     @classmethod
     def empty(cls) -> "Detections":

@@ -85,8 +85,7 @@ def propagate(prev_grey: np.ndarray, next_grey: np.ndarray, detections: Detectio
             moved[i], carried[i] = found, True
     if not carried.any():
         return Detections.empty(), carried
-    return Detections(moved[carried] / scale, detections.confidence[carried], detections.class_id[carried],
-                      np.ones(int(carried.sum()), dtype=bool)), carried
+    return Detections(moved[carried] / scale, detections.confidence[carried], detections.class_id[carried]), carried
 
 
 def _match_patch(prev_grey: np.ndarray, next_grey: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -200,8 +199,7 @@ class SparseDetection:
             if missed.any():
                 found = Detections(np.concatenate([found.xyxy_norm, carried.xyxy_norm[missed]]),
                                    np.concatenate([found.confidence, carried.confidence[missed]]),
-                                   np.concatenate([found.class_id, carried.class_id[missed]]),
-                                   np.concatenate([np.zeros(len(found), dtype=bool), np.ones(int(missed.sum()), dtype=bool)]))
+                                   np.concatenate([found.class_id, carried.class_id[missed]]))
                 flags = np.concatenate([flags, np.ones(int(missed.sum()), dtype=bool)])
                 parent = np.concatenate([parent, np.full(int(missed.sum()), -1) if redone else source[missed]])
         out = self._pending + [(index, image, found, parent)]
