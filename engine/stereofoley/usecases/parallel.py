@@ -116,12 +116,27 @@ def worker_render(task: ClipTask, options: RenderOptions, mixer: ClipMixer, defe
     mapped = replace(task, request=replace(task.request, media_path=map_path(task.request.media_path, path_map)),
                      wav=map_path(task.wav, path_map), tracks=map_path(task.tracks, path_map))
     worker_roots = None if roots is None else tuple(str(map_path(r, path_map)) for r in roots)
+    if path_map:
+        mixer = _ClientMedia(mixer, task.request.media_path)
     with confinement(worker_roots):
         outcome = render_clip_task(mapped, options, mixer, defer_loudness)
     _limit_loaded_libraries()  # torch imported by this clip (YOLO) gets the thread limit too
     if outcome.result is not None:
         outcome = replace(outcome, result=_unmap_result(outcome.result, path_map, task.request))
     return replace(outcome, worker=_worker_name(), peak_rss_mb=_peak_rss_mb())
+
+
+class _ClientMedia:
+    """A mixer whose analysis names the client's media path (tracks.json is the client's file, as in serial)."""
+
+    def __init__(self, mixer: ClipMixer, media_path: Path) -> None:
+        self.mixer, self.media_path = mixer, media_path
+
+    def __call__(self, request: ClipRequest, options: RenderOptions, progress=None):
+        mix = self.mixer(request, options, progress)
+        if mix.analysis is None:
+            return mix
+        return replace(mix, analysis=replace(mix.analysis, media_path=self.media_path))
 
 
 _PREPARED: dict[str, int] = {}
