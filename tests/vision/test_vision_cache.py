@@ -161,3 +161,40 @@ def test_concurrent_writers_leave_whole_entries(tmp_path, analysed):
     assert len(entries) == 1 + 4 * rounds
     assert all(read_tracks(p).tracks for p in entries)  # none torn
     assert not [p for p in folder.iterdir() if ".part" in p.name]  # no temp file left behind
+
+
+def test_a_process_loads_a_model_once_and_hashes_a_file_once(tmp_path, counting, monkeypatch):
+    """A render worker sees many clips: the same weights and settings give the loaded model again (per thread),
+    and the weights' and a media file's content hashes are computed once per (path, size, mtime)."""
+    import hashlib
+    import threading
+
+    from stereofoley.vision import cache as cache_module
+    from stereofoley.vision.detect import plan_detector
+
+    hashed = []
+    real_digest = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, *a, **k: hashed.append(f.name) or real_digest(f, *a, **k))
+    monkeypatch.setattr(detect, "_DIGESTS", {})
+    monkeypatch.setattr(cache_module, "_DIGESTS", {})
+    options = DetectorOptions(detector="yolo", weights=SPRITES, imgsz=160)
+    first = plan_detector(options).build()
+    assert plan_detector(options).build() is first and counting["loads"] == 1
+    assert plan_detector(replace(options, conf=0.4)).build() is not first and counting["loads"] == 2
+    other = []
+    thread = threading.Thread(target=lambda: other.append(plan_detector(options).build()))
+    thread.start()
+    thread.join()
+    assert other[0] is not first and counting["loads"] == 3  # a model is never shared between threads
+    assert hashed == [str(tiny_yolo.COMMITTED)]  # the weights, hashed once for four plans and three loads
+
+    media = tmp_path / "clip.bin"
+    media.write_bytes(os.urandom(1000))
+    cache = AnalysisCache(tmp_path / "cache")
+    digest = cache.media_digest(media)
+    for memo in (tmp_path / "cache").glob("*.media.json"):
+        memo.unlink()
+    assert cache.media_digest(media) == digest and hashed.count(str(media)) == 1
+    media.write_bytes(os.urandom(1000))  # new content (new mtime): hashed again
+    os.utime(media, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert cache.media_digest(media) != digest and hashed.count(str(media)) == 2
