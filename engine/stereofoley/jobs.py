@@ -32,6 +32,7 @@ from .spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
 from .spatial.trajectory import Trajectory, read_trajectory
 from .timeline.plan import Selection
 from .usecases import timeline as timeline_usecase
+from .usecases.parallel import usable_cores
 from .usecases.clip import ClipMixer, render_clip_files, request_for_media
 from .usecases.spatialize import spatialize_file
 
@@ -188,7 +189,7 @@ def _check_scale_out(options: RenderOptions) -> None:
         raise InvalidJob(f"options.scheduler={options.scheduler[:80]!r} is not allowed: a job may use only the "
                          f"schedulers listed in ${SCHEDULERS_ENV} (comma-separated), and it lists "
                          f"{', '.join(allowed_schedulers()) or 'none'}")
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     if options.workers > cores:
         raise InvalidJob(f"options.workers={options.workers} is more than this machine's {cores} cores")
 

@@ -14,6 +14,7 @@ dask/distributed are imported inside functions only (optional at import time, sl
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import resource
@@ -27,6 +28,8 @@ from ..errors import StereoFoleyError
 from ..files import confined_roots, confinement, glob_escape
 from ..options import RenderOptions
 from ..timeline.request import ClipRequest
+from ..vision.detect import find_weights
+from ..vision.ultralytics_env import import_ultralytics
 from .clip import ClipMixer, ClipResult, render_clip_files
 
 Progress = Callable[[float, str], None]
@@ -57,7 +60,8 @@ class Outcome:
     result: ClipResult | None = None
     reason: str | None = None
     worker: str = "local"
-    compute_s: float = 0.0
+    compute_s: float = 0.0  # wall seconds the clip took where it ran
+    cpu_s: float = 0.0  # CPU seconds of that process meanwhile (every thread): the cost without other load
     peak_rss_mb: float = 0.0
 
 
@@ -100,13 +104,14 @@ def _unmap_object(entry: dict, rules) -> dict:
 # ------------------------------------------------------------------------------------------------ one clip
 def render_clip_task(task: ClipTask, options: RenderOptions, mixer: ClipMixer, defer_loudness: bool) -> Outcome:
     """Render one clip in this process; an error of CLIP_ERRORS makes it skipped with `ExcType: message`."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         result = render_clip_files(task.request, options, task.wav, tracks=task.tracks, mixer=mixer,
                                    defer_loudness=defer_loudness)
     except CLIP_ERRORS as exc:
-        return Outcome(reason=f"{type(exc).__name__}: {exc}", compute_s=time.perf_counter() - t0)
-    return Outcome(result=result, compute_s=time.perf_counter() - t0)
+        return Outcome(reason=f"{type(exc).__name__}: {exc}", compute_s=time.perf_counter() - t0,
+                       cpu_s=time.process_time() - c0)
+    return Outcome(result=result, compute_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
 
 
 def worker_render(task: ClipTask, options: RenderOptions, mixer: ClipMixer, defer_loudness: bool,
@@ -142,17 +147,33 @@ class _ClientMedia:
 _PREPARED: dict[str, int] = {}
 
 
-def warm_up() -> int:
-    """Run on every worker when the cluster starts: thread limits, then the clip pipeline's imports (PyAV,
-    OpenCV, the vision package), so that start-up is not counted in the first clip. Returns the process id."""
-    _prepare_process()
-    import importlib
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's share), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
-    for name in ("stereofoley.vision.analyze", "stereofoley.sources.factory", "av"):
+
+def warm_up(detector: str = "motion") -> int:
+    """Run on every worker before the first clip: thread limits, then the clip pipeline's imports (PyAV,
+    OpenCV, the vision package; torch and ultralytics when YOLO may run), so that start-up is counted once per
+    worker and not in its first clip (which still loads the model, once: vision.detect.loaded_yolo)."""
+    _prepare_process()
+    names = ["stereofoley.vision.analyze", "stereofoley.sources.factory", "av"]
+    if detector != "motion":
+        names += ["torch"]
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError:  # the vision extra is optional; the first clip then reports what is missing
             pass
+    if detector != "motion":
+        try:
+            import_ultralytics()
+        except (ImportError, StereoFoleyError):
+            pass
+    _limit_loaded_libraries()
     return os.getpid()
 
 
@@ -168,7 +189,7 @@ def worker_threads() -> int:
         nthreads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         nthreads = 1
-    return max(1, (os.cpu_count() or 1) // max(1, nthreads))
+    return max(1, usable_cores() // max(1, nthreads))
 
 
 def _prepare_process() -> None:
@@ -213,6 +234,9 @@ def _peak_rss_mb() -> float:
 class SerialExecutor:
     """Clips one after another in this process (workers == 1, no scheduler): today's path."""
 
+    def __init__(self) -> None:
+        self.outcomes: list[Outcome] = []
+
     def __enter__(self) -> "SerialExecutor":
         return self
 
@@ -221,16 +245,19 @@ class SerialExecutor:
 
     def run(self, tasks: Sequence[ClipTask], options: RenderOptions, mixer: ClipMixer, defer_loudness: bool,
             progress: Progress | None, n_total: int | None = None) -> list[Outcome]:
-        outcomes = []
         n = n_total or len(tasks)
         for k, task in enumerate(tasks):
             if progress:
                 progress(k / n, f"clip {k + 1}/{n}: {task.name}")
-            outcomes.append(render_clip_task(task, options, mixer, defer_loudness))
-        return outcomes
+            self.outcomes.append(render_clip_task(task, options, mixer, defer_loudness))
+        return self.outcomes
 
     def describe(self) -> dict[str, Any]:
-        return {"mode": "serial", "workers": 1, "scheduler": None}
+        first = self.outcomes[0] if self.outcomes else Outcome()
+        return {"mode": "serial", "workers": 1, "scheduler": None,
+                "compute_s": round(sum(o.compute_s for o in self.outcomes), 4),
+                "cpu_s": round(sum(o.cpu_s for o in self.outcomes), 4),
+                "first_clip_s": round(first.compute_s, 4), "first_clip_cpu_s": round(first.cpu_s, 4)}
 
 
 class DaskExecutor:
@@ -238,13 +265,14 @@ class DaskExecutor:
     cluster at `scheduler` ("tcp://HOST:PORT"). Closed on exit, also when the render is cancelled."""
 
     def __init__(self, *, workers: int = 2, scheduler: str | None = None, memory_mb: int | None = None,
-                 path_map: Sequence[str] = ()) -> None:
-        self.workers, self.scheduler, self.memory_mb = workers, scheduler, memory_mb
+                 path_map: Sequence[str] = (), detector: str = "motion") -> None:
+        self.workers, self.scheduler, self.memory_mb, self.detector = workers, scheduler, memory_mb, detector
         self.path_map = parse_path_map(path_map)
         self.cluster = self.client = None
         self.startup_s = 0.0
         self.render_s = 0.0
         self.outcomes: list[Outcome] = []
+        self._limits: dict[str, int] = {}
 
     def __enter__(self) -> "DaskExecutor":
         t0 = time.perf_counter()
@@ -260,15 +288,17 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
-            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            threads = max(1, usable_cores() // self.workers)
             env = {name: str(threads) for name in THREAD_ENV}
             memory = f"{self.memory_mb}MiB" if self.memory_mb else "auto"
             self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                         host="127.0.0.1", dashboard_address=None, memory_limit=memory, env=env,
-                                        silence_logs=logging.ERROR)
+                                        silence_logs=logging.ERROR,
+                                        # its health/metrics HTTP routes on a free loopback port, not :8787
+                                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self.client = Client(self.cluster, timeout=CONNECT_TIMEOUT_S)
             self.client.wait_for_workers(self.workers, timeout=WORKER_WAIT_S)
-            self.client.run(warm_up)  # imports and thread limits: start-up, paid once per worker before any clip
+            self.client.run(warm_up, self.detector)  # imports, thread limits: paid once per worker, before any clip
             return
         try:
             self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -280,7 +310,7 @@ class DaskExecutor:
         except TimeoutError:
             raise SchedulerUnavailable(f"scheduler={self.scheduler} has no workers after {WORKER_WAIT_S:.0f} s; "
                                        "start some with `dask worker " + self.scheduler + "`") from None
-        self.client.run(warm_up)
+        self.client.run(warm_up, self.detector)
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
@@ -301,6 +331,7 @@ class DaskExecutor:
 
         roots = confined_roots()
         roots = None if roots is None else tuple(str(r) for r in roots)
+        self._limits = self._worker_limits()
         t0 = time.perf_counter()
         futures = [self.client.submit(worker_render, task, options, mixer, defer_loudness, roots, self.path_map,
                                       pure=False, key=f"stereofoley-clip-{k}-{os.urandom(4).hex()}")
@@ -361,20 +392,33 @@ class DaskExecutor:
         """What ran where: the report's "execution" (docs/contracts.md)."""
         per_worker: dict[str, dict[str, Any]] = {}
         for o in self.outcomes:
-            w = per_worker.setdefault(o.worker, {"clips": 0, "compute_s": 0.0, "first_clip_s": o.compute_s,
-                                                 "peak_rss_mb": 0.0})
+            w = per_worker.setdefault(o.worker, {"clips": 0, "compute_s": 0.0, "cpu_s": 0.0,
+                                                 "first_clip_s": round(o.compute_s, 4),
+                                                 "first_clip_cpu_s": round(o.cpu_s, 4), "peak_rss_mb": 0.0})
             w["clips"] += 1
             w["compute_s"] = round(w["compute_s"] + o.compute_s, 4)
+            w["cpu_s"] = round(w["cpu_s"] + o.cpu_s, 4)
             w["peak_rss_mb"] = max(w["peak_rss_mb"], o.peak_rss_mb)
         return {
             "mode": "dask", "workers": len(per_worker) if self.scheduler else self.workers,
             "scheduler": self.scheduler or "local", "memory_limit_mb": self._memory_limits(),
             "startup_s": round(self.startup_s, 4), "render_s": round(self.render_s, 4),
-            "compute_s": round(sum(o.compute_s for o in self.outcomes), 4), "per_worker": per_worker,
+            "compute_s": round(sum(o.compute_s for o in self.outcomes), 4),
+            "cpu_s": round(sum(o.cpu_s for o in self.outcomes), 4), "per_worker": per_worker,
         }
 
     def _memory_limits(self) -> int | None:
-        return self.memory_mb if self.scheduler is None else None
+        """The workers' memory limit in MiB (the smallest, for an external cluster's mixed workers)."""
+        if self.scheduler is None:
+            return self.memory_mb or (min(self._limits.values()) if self._limits else None)
+        return min(self._limits.values()) if self._limits else None
+
+    def _worker_limits(self) -> dict[str, int]:
+        try:
+            workers = self.client.scheduler_info()["workers"]
+        except Exception:  # only for the report
+            return {}
+        return {a: int(w["memory_limit"] / 2**20) for a, w in workers.items() if w.get("memory_limit")}
 
 
 class SchedulerUnavailable(StereoFoleyError):
@@ -385,4 +429,11 @@ def executor_for(options: RenderOptions) -> SerialExecutor | DaskExecutor:
     if options.workers == 1 and options.scheduler is None:
         return SerialExecutor()
     return DaskExecutor(workers=options.workers, scheduler=options.scheduler, memory_mb=options.worker_memory_mb,
-                        path_map=options.worker_path_map)
+                        path_map=options.worker_path_map, detector=_detector_hint(options))
+
+
+def _detector_hint(options: RenderOptions) -> str:
+    """"yolo" when the clips will run YOLO (workers import torch before their first clip), else "motion"."""
+    if options.detector == "yolo" or (options.detector == "auto" and find_weights(options.weights) is not None):
+        return "yolo"
+    return "motion"
