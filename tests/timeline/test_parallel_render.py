@@ -326,3 +326,16 @@ def test_path_map_rules():
     assert map_path("/media/show/a.mov", rules) == Path("/mnt/show/a.mov")
     assert map_path("/media/showreel/a.mov", rules) == Path("/mnt/all/showreel/a.mov")  # whole components only
     assert map_path("/other/a.mov", rules) == Path("/other/a.mov")
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error_not_a_hang(edit, tmp_path, monkeypatch):
+    from stereofoley.usecases import parallel
+
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_S", 2.0)
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    t0 = time.monotonic()
+    with pytest.raises(parallel.SchedulerUnavailable) as failed:
+        render_timeline(edit, tmp_path / "out", options=RenderOptions(**OPTIONS, scheduler=address))
+    assert time.monotonic() - t0 < 30
+    assert "\n" not in str(failed.value) and address in str(failed.value) and "cannot connect" in str(failed.value)
+    assert not mixes(tmp_path / "out")
