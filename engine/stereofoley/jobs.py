@@ -112,6 +112,8 @@ def parse_job(data: Any, *, roots: Iterable[Path] | None = None) -> Job:
     roots = tuple(roots) if roots is not None else None
     out_dir = _abs_path(data.get("out_dir"), "out_dir", roots)
     options = _parse_options(data.get("options", {}), roots)
+    if options.resume and kind != "timeline":  # said rather than ignored
+        raise InvalidJob(f"option resume applies to timeline jobs only, not to a {kind} job")
     seen: set = set()
     if kind == "clips":
         clips = data.get("clips")

@@ -74,6 +74,9 @@ class RenderOptions:
     # outputs
     stems: bool = True  # each object's mono source beside the mix (hosts put it under the pan/gain curves)
     overwrite: bool = False
+    # timeline renders: keep the clips an earlier (interrupted) run finished with the same inputs and settings,
+    # render the rest (usecases/resume.py); the files it renders again are replaced as overwrite would
+    resume: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.settings, SpatialSettings):
@@ -159,14 +162,14 @@ _JSON_TYPES: dict[str, Any] = {
     "cache_dir": str, "sources": str, "libraries": list, "class_map": str, "follow": (int, str), "prompt": str,
     "seed": int, "loudness_lufs": (int, float), "true_peak_dbtp": (int, float), "loudness_scope": str, "media_roots": list, "remaps": list,
     "tracks": list, "include": list, "exclude": list, "sounds": list, "sound_map": str, "stems": bool, "overwrite": bool,
-    "workers": int, "scheduler": str, "worker_path_map": list, "worker_memory_mb": int,
+    "resume": bool, "workers": int, "scheduler": str, "worker_path_map": list, "worker_memory_mb": int,
 }
 _NULLABLE = {"imgsz", "classes", "detect_fps", "weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs",
              "sound_map", "scheduler", "worker_memory_mb"}
 
 # How the CLI spells a parameter that a library error names (errors say `overwrite=True`; cli.py translates).
 CLI_FLAGS = {f"{name}=": f"--{name.replace('_', '-')} " for name in _JSON_TYPES} | {
-    "overwrite=True": "--overwrite", "libraries": "--library", "media_roots": "--media-root", "remaps": "--remap",
+    "overwrite=True": "--overwrite", "resume=True": "--resume", "libraries": "--library", "media_roots": "--media-root", "remaps": "--remap",
     "loudness_lufs=None": "--no-loudness", "sounds": "--sound", "tracks": "--tracks", "stems=False": "--no-stems", "cache=False": "--no-cache",
     "allow_remote=True": "--allow-remote", "token=...": "--token", "weights=PATH": "--weights PATH",
     "worker_path_map": "--worker-path-map",

@@ -47,6 +47,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
 
 
+def add_resume_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the clips an earlier (interrupted) render finished with the same media and "
+                             "settings, render the rest (their files are replaced)")
+
+
 def emit(args: argparse.Namespace, summary: dict[str, Any], human: str) -> None:
     print(json.dumps(summary, indent=2) if getattr(args, "json", False) else human)
 
@@ -103,7 +109,7 @@ def render_options_from_args(args: argparse.Namespace, **extra: Any) -> RenderOp
         loudness_scope=args.loudness_scope,
         tracks=tuple(args.tracks), include=tuple(args.include), exclude=tuple(args.exclude),
         sounds=tuple(args.sounds), sound_map=args.sound_map,
-        stems=args.stems, overwrite=args.overwrite,
+        stems=args.stems, overwrite=args.overwrite, resume=getattr(args, "resume", False),
         workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
         worker_path_map=tuple(getattr(args, "worker_path_map", ())),
         worker_memory_mb=getattr(args, "worker_memory_mb", None), **extra,

@@ -13,8 +13,8 @@ import opentimelineio as otio
 
 from ..errors import InvalidParameter
 from ..files import clean_stale_parts
-from .common import (EXIT_OK, EXIT_PARTIAL, add_render_arguments, add_scale_out_arguments, emit,
-                     render_options_from_args)
+from .common import (EXIT_OK, EXIT_PARTIAL, add_render_arguments, add_resume_argument, add_scale_out_arguments,
+                     emit, render_options_from_args)
 from ..timeline import Selection
 from ..usecases.timeline import render_timeline
 from ..timeline.plan import global_start_s, read_timeline, timeline_rate
@@ -56,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="FCP XML: add one audio track per object (its mono stem) with keyframed Pan and Audio Levels")
     add_scale_out_arguments(p)
     add_render_arguments(p)
+    add_resume_argument(p)
     p.set_defaults(run=run)
 
 
@@ -71,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     report = render_timeline(args.timeline, args.out, selection=selection, options=options, progress=progress,
                              write_aaf=args.write_aaf, xml_stems=args.xml_stems)
     lines = [f"{len(report['clips'])} clip(s) rendered -> {report['timeline_out']}"]
+    if report.get("resumed"):
+        lines.append(f"  {len(report['resumed'])} of them kept from an earlier run (--resume): "
+                     + ", ".join(report["resumed"]))
     lines += [f"  note: {n}" for n in report.get("notes", [])]
     lines += [f"  {c['name']} ({c['id']}): media matched by {c['relink']['rule']}, ambiguous with "
               + ", ".join(c["relink"]["ambiguous"]) for c in report["clips"] if c.get("relink", {}).get("ambiguous")]

@@ -10,9 +10,11 @@ The data that leaves this module (the clip result JSON) is described in docs/con
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -309,10 +311,37 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
     written_tracks = None
     if tracks is not None and mix.analysis is not None:
         written_tracks = write_tracks(mix.analysis, tracks, overwrite=options.overwrite)
+    result = ClipResult(request, wav, tuple(objects), peak_dbfs(stereo), loudness, mix.detector, written_tracks,
+                        gain_db=gain_db, diffuse_wav=diffuse_wav, stems=tuple(stems), loudness_blocks=blocks)
+    finished = _ON_FINISHED.get()
+    if finished is not None:  # after every file of the clip is in place: a kill after this keeps the clip
+        finished(result, options, defer_loudness)
     if progress:
         progress(1.0)
-    return ClipResult(request, wav, tuple(objects), peak_dbfs(stereo), loudness, mix.detector, written_tracks,
-                      gain_db=gain_db, diffuse_wav=diffuse_wav, stems=tuple(stems), loudness_blocks=blocks)
+    return result
+
+
+OnFinished = Callable[[ClipResult, RenderOptions, bool], None]
+# Who hears of each clip whose files are all written (usecases/resume.py records it for `--resume`). A context
+# variable, so a worker thread run in a copy of the context (files.confined_call) reports to the same listener.
+_ON_FINISHED: contextvars.ContextVar[OnFinished | None] = contextvars.ContextVar("stereofoley_on_finished",
+                                                                                 default=None)
+
+
+def finished_listener() -> OnFinished | None:
+    """The listener `on_finished` set in this context (parallel renders call it on the client as results arrive)."""
+    return _ON_FINISHED.get()
+
+
+@contextlib.contextmanager
+def on_finished(listener: OnFinished | None) -> Iterator[None]:
+    """Within the block, `render_clip_files` calls listener(result, options, defer_loudness) for each clip it
+    finishes, right after its last file is written."""
+    token = _ON_FINISHED.set(listener)
+    try:
+        yield
+    finally:
+        _ON_FINISHED.reset(token)
 
 
 def record_curve(curve: Curve, offset_s: float, duration_s: float) -> Curve:

@@ -30,7 +30,7 @@ from ..options import RenderOptions
 from ..timeline.request import ClipRequest
 from ..vision.detect import find_weights
 from ..vision.ultralytics_env import import_ultralytics
-from .clip import ClipMixer, ClipResult, render_clip_files
+from .clip import ClipMixer, ClipResult, finished_listener, render_clip_files
 
 Progress = Callable[[float, str], None]
 # What makes one clip skipped rather than the whole render fail (serial and on workers alike).
@@ -332,6 +332,7 @@ class DaskExecutor:
         roots = confined_roots()
         roots = None if roots is None else tuple(str(r) for r in roots)
         self._limits = self._worker_limits()
+        finished = finished_listener()  # e.g. resume records, written here once a worker's files are in place
         t0 = time.perf_counter()
         futures = [self.client.submit(worker_render, task, options, mixer, defer_loudness, roots, self.path_map,
                                       pure=False, key=f"stereofoley-clip-{k}-{os.urandom(4).hex()}")
@@ -355,6 +356,8 @@ class DaskExecutor:
                         outcomes[k] = future.result()
                     except KilledWorker as exc:  # the worker died on it (memory limit, crash): that clip is skipped
                         outcomes[k] = Outcome(reason=f"{type(exc).__name__}: {exc}")
+                    if finished is not None and outcomes[k].result is not None:
+                        finished(outcomes[k].result, options, defer_loudness)
                 done = n - len(pending)
                 elapsed = time.perf_counter() - t0
                 eta = f", ETA {elapsed / done * (n - done):.0f} s" if done and pending else ""

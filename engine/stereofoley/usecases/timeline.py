@@ -34,7 +34,7 @@ from . import clip as clip_usecase
 from . import parallel
 from ..files import safe_name
 from .clip import ClipMixer, ClipResult, check_outputs_free
-from .edit_loudness import apply_edit_loudness
+from . import resume
 from stereofoley_adapters import rpp_adapter
 
 Progress = Callable[[float, str], None]
@@ -84,23 +84,34 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
                                   + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
     wav_paths = {c.id: out_dir / f"{safe_name(Path(c.name).stem if '.' in c.name else c.name, 60)}_{c.id.replace('.', '-')}.wav"
                  for c, _ in planned}
-    if not options.overwrite:  # fail before rendering anything, never after an hour of work
-        for target in outputs.values():
-            if target.exists():
-                raise OutputExists(f"{target} already exists; set overwrite=True to replace it")
-        for wav in wav_paths.values():
-            check_outputs_free(wav, wav.with_suffix(".tracks.json"), False)
+    if not (options.overwrite or options.resume):  # fail before rendering anything, never after an hour of work
+        try:
+            for target in outputs.values():
+                if target.exists():
+                    raise OutputExists(f"{target} already exists; set overwrite=True to replace it")
+            for wav in wav_paths.values():
+                check_outputs_free(wav, wav.with_suffix(".tracks.json"), False)
+        except OutputExists as exc:
+            raise OutputExists(f"{exc}, or resume=True to keep the clips it finished and render the rest") from None
     t_planned = time.perf_counter()
 
     g0 = global_start_s(timeline)
     # one loudness gain for the edit; an edit of one clip is that clip, normalised as `stereofoley clip` does
     edit_scope = options.loudness_scope == "edit" and options.loudness_lufs is not None and len(planned) > 1
-    done, failed, execution = _render_clips(planned, wav_paths, g0, options, mixer=mixer or clip_usecase.mix_clip,
-                                            defer_loudness=edit_scope, progress=progress)
+    # --resume: the clips an earlier run finished with the same inputs and settings are kept (usecases/resume.py)
+    resumed = resume.finished_clips(planned, wav_paths, g0, options, edit_scope=edit_scope) if options.resume else resume.Kept()
+    if options.resume:  # what it renders again replaces what the interrupted run left
+        options = dataclasses.replace(options, overwrite=True)
+    with clip_usecase.on_finished(resume.record_clip):  # each finished clip recorded at once (survives a kill)
+        done, failed, execution = _render_clips(resumed.todo(planned), wav_paths, g0, options,
+                                                mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope,
+                                                progress=progress)
+    new_ids = [c.id for c, _ in done]
+    done = resumed.merged(planned, done)
     skipped += failed
     loudness = {"scope": "clip", "lufs": options.loudness_lufs}
     if edit_scope and done:  # one gain over every rendered clip (usecases/edit_loudness.py)
-        results, loudness = apply_edit_loudness([r for _, r in done], options)
+        results, loudness = resume.edit_loudness([r for _, r in done], options, resumed)
         done = [(c, r) for (c, _), r in zip(done, results)]
     rendered: list[FoleyClip] = []
     report_clips: list[dict[str, Any]] = []
@@ -148,6 +159,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         "loudness": loudness,
         "clips": report_clips,
         "kept_from_earlier_run": [e.picture_id for e in kept],
+        "resumed": resumed.ids,
+        "rendered": new_ids,
         "skipped": skipped,
         "execution": execution,
         "timings": {
