@@ -79,6 +79,9 @@ def outputs(out: Path) -> tuple[dict[str, bytes], dict]:
     files = {}
     for p in sorted(out.iterdir()):
         data = p.read_bytes()
+        if p.name.endswith(".resume.json"):  # resume records: the same key and result; the files' mtimes differ
+            record = json.loads(data.replace(str(out.resolve()).encode(), b"<OUT>"))
+            data = json.dumps({k: record[k] for k in ("state", "key", "fingerprint", "result")}).encode()
         if p.suffix in (".json", ".otio", ".xml", ".rpp"):
             data = data.replace(str(out.resolve()).encode(), b"<OUT>")
         files[p.name] = data
@@ -94,6 +97,7 @@ def assert_same_render(a: Path, b: Path) -> None:
     assert sorted(files_a) == sorted(files_b)
     assert sum(name.endswith(".tracks.json") for name in files_a) >= 6
     assert sum(name.endswith(".wav") for name in files_a) >= 12  # mixes and stems
+    assert sum(name.endswith(".resume.json") for name in files_a) == 6  # every clip recorded, workers' too
     different = [name for name in files_a if files_a[name] != files_b[name]]
     assert not different
     assert report_a == report_b
@@ -266,6 +270,18 @@ def test_ctrl_c_cancels_the_pending_clips_and_closes_the_cluster(long_edit, tmp_
     assert time.monotonic() - t_raised < 10
     assert 1 <= len(mixes(out)) < 8 and not (out / "long.stereofoley.otio").exists()
     assert_no_half_files(out)
+
+    # --resume on workers keeps what the cancelled run finished (recorded on the client as results came back)
+    finished = sorted(p.name for p in mixes(out))
+    resumed = render_timeline(long_edit, out, options=RenderOptions(**OPTIONS, workers=2, resume=True))
+    on_disk = {c["id"] for c in resumed["clips"] if Path(c["wav"]).name in finished}
+    # the clip whose result reached the client is kept; those whose workers were stopped as they finished have
+    # whole files but no record, and are rendered again
+    assert 1 <= len(resumed["resumed"]) and set(resumed["resumed"]) <= on_disk
+    assert sorted(resumed["resumed"] + resumed["rendered"]) == sorted(c["id"] for c in resumed["clips"])
+    clean = render_timeline(long_edit, tmp_path / "clean", options=RenderOptions(**OPTIONS))
+    for c in clean["clips"]:
+        assert Path(c["wav"]).read_bytes() == (out / Path(c["wav"]).name).read_bytes()
 
 
 def test_a_jobs_cancel_stops_a_parallel_timeline_job(long_edit, tmp_path):

@@ -291,11 +291,15 @@ class DaskExecutor:
             threads = max(1, usable_cores() // self.workers)
             env = {name: str(threads) for name in THREAD_ENV}
             memory = f"{self.memory_mb}MiB" if self.memory_mb else "auto"
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                        host="127.0.0.1", dashboard_address=None, memory_limit=memory, env=env,
-                                        silence_logs=logging.ERROR,
-                                        # its health/metrics HTTP routes on a free loopback port, not :8787
-                                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+            try:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None, memory_limit=memory, env=env,
+                                            silence_logs=logging.ERROR,
+                                            # its health/metrics HTTP routes on a free loopback port, not :8787
+                                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+            except (OSError, RuntimeError, TimeoutError) as exc:  # e.g. a worker process that cannot import
+                raise SchedulerUnavailable(f"workers={self.workers}: the local Dask workers did not start "
+                                           f"({type(exc).__name__}: {exc})") from None
             self.client = Client(self.cluster, timeout=CONNECT_TIMEOUT_S)
             self.client.wait_for_workers(self.workers, timeout=WORKER_WAIT_S)
             self.client.run(warm_up, self.detector)  # imports, thread limits: paid once per worker, before any clip
@@ -332,7 +336,7 @@ class DaskExecutor:
         roots = confined_roots()
         roots = None if roots is None else tuple(str(r) for r in roots)
         self._limits = self._worker_limits()
-        finished = finished_listener()  # e.g. resume records, written here once a worker's files are in place
+        on_done = finished_listener()  # e.g. resume records, written here once a worker's files are in place
         t0 = time.perf_counter()
         futures = [self.client.submit(worker_render, task, options, mixer, defer_loudness, roots, self.path_map,
                                       pure=False, key=f"stereofoley-clip-{k}-{os.urandom(4).hex()}")
@@ -356,8 +360,8 @@ class DaskExecutor:
                         outcomes[k] = future.result()
                     except KilledWorker as exc:  # the worker died on it (memory limit, crash): that clip is skipped
                         outcomes[k] = Outcome(reason=f"{type(exc).__name__}: {exc}")
-                    if finished is not None and outcomes[k].result is not None:
-                        finished(outcomes[k].result, options, defer_loudness)
+                    if on_done is not None and outcomes[k].result is not None:
+                        on_done(outcomes[k].result, options, defer_loudness)
                 done = n - len(pending)
                 elapsed = time.perf_counter() - t0
                 eta = f", ETA {elapsed / done * (n - done):.0f} s" if done and pending else ""
