@@ -55,8 +55,8 @@ def build(folder: Path, n_clips: int, clip_frames: int) -> Path:
 def outputs(out: Path) -> dict[str, bytes]:
     files = {}
     for p in sorted(out.iterdir()):
-        if p.name.endswith(".stereofoley.json") or p.suffix == ".aaf":  # timings; AAF has its own ids and dates
-            continue
+        if p.name.endswith((".stereofoley.json", ".resume.json")) or p.suffix == ".aaf":
+            continue  # timings; resume records hold the files' mtimes; AAF has its own ids and dates
         data = p.read_bytes()
         if p.suffix in (".json", ".otio", ".xml", ".rpp"):
             data = data.replace(str(out.resolve()).encode(), b"<OUT>")

@@ -355,3 +355,23 @@ def test_an_unreachable_scheduler_is_a_one_line_error_not_a_hang(edit, tmp_path,
     assert time.monotonic() - t0 < 30
     assert "\n" not in str(failed.value) and address in str(failed.value) and "cannot connect" in str(failed.value)
     assert not mixes(tmp_path / "out")
+
+
+def test_workers_run_without_the_stack_sampler_and_with_their_thread_limit(dask_cluster):
+    """The external worker was started without any StereoFoley config: warm_up stops Dask's profiler there (it
+    doubled a clip's CPU time) and sets the thread limits before the pipeline's libraries load."""
+    from distributed import Client
+
+    from stereofoley.usecases.parallel import warm_up
+
+    def state(dask_worker=None):
+        import os
+
+        import cv2
+        return sorted(dask_worker.periodic_callbacks), os.environ.get("OMP_NUM_THREADS"), cv2.getNumThreads()
+
+    with Client(dask_cluster, timeout=30) as client:
+        client.run(warm_up, "motion")
+        ((callbacks, omp, cv2_threads),) = client.run(state).values()
+    assert "profile" not in callbacks and "heartbeat" in callbacks
+    assert omp is not None and int(omp) == cv2_threads <= len(os.sched_getaffinity(0))

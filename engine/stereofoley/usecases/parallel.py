@@ -38,6 +38,9 @@ CLIP_ERRORS = (StereoFoleyError, OSError, RuntimeError, ValueError, ArithmeticEr
 TICK_S = 0.5  # how often a waiting client reports progress (a job's cancel is seen at the next report)
 CONNECT_TIMEOUT_S = 20.0  # an unreachable scheduler is an error after this long, never a hang
 WORKER_WAIT_S = 60.0  # a scheduler without workers is an error after this long
+# Dask's statistical profiler samples every task thread's stack every 10 ms: measured here it doubled the CPU time of
+# a clip (bench/bench_render_scale.py), so local workers start without it and `warm_up` stops it on external ones.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
               "VECLIB_MAXIMUM_THREADS", "STEREOFOLEY_WORKER_THREADS")
 
@@ -155,11 +158,12 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def warm_up(detector: str = "motion") -> int:
+def warm_up(detector: str = "motion", dask_worker=None) -> int:
     """Run on every worker before the first clip: thread limits, then the clip pipeline's imports (PyAV,
     OpenCV, the vision package; torch and ultralytics when YOLO may run), so that start-up is counted once per
     worker and not in its first clip (which still loads the model, once: vision.detect.loaded_yolo)."""
-    _prepare_process()
+    _prepare_process(dask_worker)
+    _stop_profiler(dask_worker)
     names = ["stereofoley.vision.analyze", "stereofoley.sources.factory", "av"]
     if detector != "motion":
         names += ["torch"]
@@ -177,26 +181,30 @@ def warm_up(detector: str = "motion") -> int:
     return os.getpid()
 
 
-def worker_threads() -> int:
-    """Threads each library may use in this worker process: $STEREOFOLEY_WORKER_THREADS (set by DaskExecutor's
-    LocalCluster), else the cores shared by the worker's task threads."""
-    raw = os.environ.get("STEREOFOLEY_WORKER_THREADS", "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
+def worker_threads(worker=None) -> int:
+    """Threads each library may use in this worker process: $STEREOFOLEY_WORKER_THREADS (DaskExecutor's
+    LocalCluster sets it to cores / workers), else $OMP_NUM_THREADS (a `dask worker` Nanny sets 1), else the
+    cores shared by the worker's task threads."""
+    for name in ("STEREOFOLEY_WORKER_THREADS", "OMP_NUM_THREADS"):
+        raw = os.environ.get(name, "")
+        if raw.isdigit() and int(raw) > 0:
+            return int(raw)
     try:
-        from distributed import get_worker
+        if worker is None:
+            from distributed import get_worker
 
-        nthreads = get_worker().state.nthreads
+            worker = get_worker()
+        nthreads = worker.state.nthreads
     except (ImportError, ValueError, AttributeError):
         nthreads = 1
     return max(1, usable_cores() // max(1, nthreads))
 
 
-def _prepare_process() -> None:
+def _prepare_process(worker=None) -> None:
     """Once per worker process: the thread limits, so N workers do not each use every core."""
     if "threads" in _PREPARED:
         return
-    threads = worker_threads()
+    threads = worker_threads(worker)
     for name in THREAD_ENV:  # read by OpenMP/BLAS when a library loads later in this process
         os.environ.setdefault(name, str(threads))
     _PREPARED["threads"] = threads
@@ -207,6 +215,16 @@ def _prepare_process() -> None:
     except ImportError:
         pass
     _limit_loaded_libraries()
+
+
+def _stop_profiler(worker) -> None:
+    """Stop this worker's stack sampler (WORKER_CONFIG), for workers started without that config (`dask worker`)."""
+    if worker is None:  # not on a Dask worker (`Client.run` passes it)
+        return
+    for name in ("profile", "profile-cycle"):
+        callback = worker.periodic_callbacks.pop(name, None)
+        if callback is not None:
+            worker.loop.add_callback(callback.stop)  # thread-safe: stopped on the worker's own event loop
 
 
 def _limit_loaded_libraries() -> None:
@@ -285,6 +303,7 @@ class DaskExecutor:
         return self
 
     def _start(self) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
@@ -292,11 +311,12 @@ class DaskExecutor:
             env = {name: str(threads) for name in THREAD_ENV}
             memory = f"{self.memory_mb}MiB" if self.memory_mb else "auto"
             try:
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            host="127.0.0.1", dashboard_address=None, memory_limit=memory, env=env,
-                                            silence_logs=logging.ERROR,
-                                            # its health/metrics HTTP routes on a free loopback port, not :8787
-                                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+                with dask.config.set(WORKER_CONFIG):  # the workers' Nannies copy the config they are made with
+                    self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                host="127.0.0.1", dashboard_address=None, memory_limit=memory,
+                                                env=env, silence_logs=logging.ERROR,
+                                                # its health/metrics HTTP routes on a free loopback port, not :8787
+                                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             except (OSError, RuntimeError, TimeoutError) as exc:  # e.g. a worker process that cannot import
                 raise SchedulerUnavailable(f"workers={self.workers}: the local Dask workers did not start "
                                            f"({type(exc).__name__}: {exc})") from None
