@@ -375,3 +375,36 @@ def test_workers_run_without_the_stack_sampler_and_with_their_thread_limit(dask_
         ((callbacks, omp, cv2_threads),) = client.run(state).values()
     assert "profile" not in callbacks and "heartbeat" in callbacks
     assert omp is not None and int(omp) == cv2_threads <= len(os.sched_getaffinity(0))
+
+
+def test_a_worker_loads_the_model_once_not_once_per_clip(media, dask_cluster, tmp_path):
+    from distributed import Client
+
+    weights = REPO / "engine" / "stereofoley" / "data" / "sprites_yolo.pt"
+
+    def count_loads():  # defined here, so it travels by value (the worker cannot import this test module)
+        from stereofoley.vision import detect
+
+        real = detect.YoloDetector.__init__
+        detect.LOADS = 0
+
+        def init(self, *args, **kwargs):
+            detect.LOADS += 1
+            real(self, *args, **kwargs)
+
+        detect.YoloDetector.__init__ = init
+        detect._MODELS.clear()
+
+    def loads():
+        from stereofoley.vision import detect
+
+        return detect.LOADS
+
+    edit = write_edit(tmp_path / "edit.otio", [(media / name, start, 25) for start in (10, 40) for name in ("car.mp4", "walk.mp4")])
+    with Client(dask_cluster, timeout=30) as client:
+        client.run(count_loads)
+        report = render_timeline(edit, tmp_path / "out", options=RenderOptions(
+            **dict(OPTIONS, detector="yolo"), weights=str(weights), imgsz=160, scheduler=dask_cluster), write_aaf=False)
+        per_worker = client.run(loads)
+    assert report["status"] == "ok" and {c["detector"] for c in report["clips"]} == {"yolo"}
+    assert list(per_worker.values()) == [1]  # four clips, one worker, one model load
