@@ -38,9 +38,13 @@ CLIP_ERRORS = (StereoFoleyError, OSError, RuntimeError, ValueError, ArithmeticEr
 TICK_S = 0.5  # how often a waiting client reports progress (a job's cancel is seen at the next report)
 CONNECT_TIMEOUT_S = 20.0  # an unreachable scheduler is an error after this long, never a hang
 WORKER_WAIT_S = 60.0  # a scheduler without workers is an error after this long
-# Dask's statistical profiler samples every task thread's stack every 10 ms: measured here it doubled the CPU time of
-# a clip (bench/bench_render_scale.py), so local workers start without it and `warm_up` stops it on external ones.
-WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+# Dask's statistical profiler samples every task thread's stack every 10 ms, and its Nanny starts workers with
+# MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap threshold at 128 KiB so that every large numpy array is
+# mapped and unmapped again: measured here, that made a clip 1.7x the CPU time. Local workers start without
+# either (our env below sets the thread limits instead); `warm_up` undoes both on external workers.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": {}}
+MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024  # glibc's own upper bound for its dynamic threshold (64-bit)
+TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
               "VECLIB_MAXIMUM_THREADS", "STEREOFOLEY_WORKER_THREADS")
 
@@ -208,6 +212,8 @@ def _prepare_process(worker=None) -> None:
     for name in THREAD_ENV:  # read by OpenMP/BLAS when a library loads later in this process
         os.environ.setdefault(name, str(threads))
     _PREPARED["threads"] = threads
+    if os.environ.get("MALLOC_TRIM_THRESHOLD_"):  # set by a Nanny before this process started (WORKER_CONFIG)
+        _relax_malloc()
     try:
         import cv2
 
@@ -215,6 +221,18 @@ def _prepare_process(worker=None) -> None:
     except ImportError:
         pass
     _limit_loaded_libraries()
+
+
+def _relax_malloc() -> None:
+    """Large mmap and trim thresholds, as glibc's dynamic ones would have grown to: arrays reuse freed heap."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, MMAP_THRESHOLD_BYTES)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, TRIM_THRESHOLD_BYTES)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _stop_profiler(worker) -> None:
