@@ -14,6 +14,7 @@ dask/distributed are imported inside functions only (optional at import time, sl
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import os
@@ -226,8 +227,6 @@ def _prepare_process(worker=None) -> None:
 def _relax_malloc() -> None:
     """Large mmap and trim thresholds, as glibc's dynamic ones would have grown to: arrays reuse freed heap."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, MMAP_THRESHOLD_BYTES)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, TRIM_THRESHOLD_BYTES)  # M_TRIM_THRESHOLD
