@@ -1,7 +1,7 @@
 """The `stereofoley` command: one entry point, one module per subcommand in `stereofoley.commands`.
 
 Each command module has `add_parser(subparsers)` and `run(args) -> int`. Exit codes mean something:
-0 success, 1 error (one-line reason on stderr), 2 bad usage, 3 partial success (some clips skipped).
+0 success, 1 error (one-line reason on stderr), 2 bad usage, 3 partial success (some clips skipped, or media that decodes only partly).
 """
 
 from __future__ import annotations

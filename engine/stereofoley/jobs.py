@@ -316,7 +316,7 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: Cl
     if cleaned or renamed:
         reporter.update(cleaned_temp_files=[str(p) for p in cleaned],
                         renamed_outputs=[{"id": i, "file_stem": s} for i, s in renamed.items()])
-    ok = 0
+    ok = partly = 0  # partly: rendered from media that decodes only partly (the result carries a warning)
     for i, item in enumerate(job.items):
         if cancel.is_set():
             raise JobCancelled("cancelled")
@@ -334,9 +334,10 @@ def _run_items(job: Job, reporter: _Reporter, cancel: threading.Event, mixer: Cl
             reporter.update(skipped=reporter.snapshot()["skipped"] + [{"id": item.id, "name": item.name, "reason": str(exc)}])
             continue
         ok += 1
+        partly += bool(result.get("warning"))
         reporter.update(progress=(i + 1) / n, message=label, results=reporter.snapshot()["results"] + [result])
-    state = "done" if ok == n else ("partial" if ok else "failed")
-    message = f"{ok} of {n} rendered"
+    state = "done" if ok == n and not partly else ("partial" if ok else "failed")
+    message = f"{ok} of {n} rendered" + (f", {partly} from media that decodes only partly" if partly else "")
     extra = {} if ok else {"error": reporter.snapshot()["skipped"][0]["reason"] if n else "nothing to render"}
     reporter.update(state=state, progress=1.0, message=message, **extra)
 

@@ -140,3 +140,22 @@ def _parser_with(module, run):
         return parser
 
     return build
+
+
+def test_negative_and_zero_duration_clips_are_reported_under_skipped(tmp_path, capsys, fake):
+    """Defect 12d: such clips were dropped silently; each is now skipped with its name and duration."""
+    path = timeline(tmp_path / "neg.otio", media(tmp_path), [{"name": "ok", "frames": 24}, {"name": "neg", "frames": -12},
+                                                             {"name": "zero", "frames": 0}, {"name": "ok2", "frames": 24}])
+    assert cli.main(["render", str(path), "-o", str(tmp_path / "out"), "--json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in report["clips"]] == ["ok", "ok2"]
+    reasons = {s["name"]: (s["id"], s["reason"]) for s in report["skipped"]}
+    assert sorted(reasons) == ["neg", "zero"]
+    assert reasons["neg"][0] == "0.1" and "clip 'neg' has a negative duration (-12 frames @24 fps = -0.500 s)" in reasons["neg"][1]
+    assert reasons["zero"][0] == "0.2" and "clip 'zero' has zero duration (0 frames" in reasons["zero"][1]
+
+
+def test_a_timeline_of_only_empty_clips_says_why_in_one_line(tmp_path, capsys, fake):
+    path = timeline(tmp_path / "neg.otio", media(tmp_path), [{"name": "neg", "frames": -12}])
+    assert cli.main(["render", str(path), "-o", str(tmp_path / "out")]) == 1
+    assert "clip 'neg' has a negative duration" in one_line(capsys)

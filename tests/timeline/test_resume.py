@@ -278,3 +278,25 @@ def test_resume_in_a_clips_job_is_refused_not_ignored(tmp_path):
            "clips": [{"id": "a", "media": str(tmp_path / "a.mov")}]}
     with pytest.raises(InvalidJob, match="resume applies to timeline jobs only"):
         parse_job(job)
+
+
+def test_a_resumed_clip_from_partly_decoded_media_stays_partial(tmp_path, edit, monkeypatch, capsys):
+    """Honest media survives --resume: the record keeps the clip's analysed_fraction and warning."""
+    def partly(request, options=None, progress=None):
+        mix = Mixer()(request, options, progress)
+        if request.name != "bravo":
+            return mix
+        return ClipMix(stereo=mix.stereo, objects=mix.objects, analysed_fraction=0.5,
+                       warning=f"{request.media_path}: only 50.0 % of [0.000, 0.500) s decodes")
+
+    monkeypatch.setattr("stereofoley.usecases.clip.mix_clip", partly)
+    out = tmp_path / "out"
+    assert render(edit, out) == 3
+    assert [w["name"] for w in report_of(out)["warnings"]] == ["bravo"]
+    calls = Mixer()
+    monkeypatch.setattr("stereofoley.usecases.clip.mix_clip", calls)
+    assert render(edit, out, "--resume") == 3 and calls.calls == []
+    report = report_of(out)
+    assert report["status"] == "partial" and [w["name"] for w in report["warnings"]] == ["bravo"]
+    assert {c["name"]: c["analysed_fraction"] for c in report["clips"]} == {"alpha": 1.0, "bravo": 0.5, "charlie": 1.0}
+    assert "clip 'bravo'" in capsys.readouterr().err

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import OutputExists
 from ..vision import analyze_video, write_tracks
-from .common import add_output_arguments, emit
+from ..vision.analyze import coverage_text
+from .common import EXIT_OK, EXIT_PARTIAL, add_output_arguments, emit
 from .vision_args import (add_analysis_arguments, add_detector_arguments, add_video_arguments, cache_dir_from_args,
                           detector_options_from_args, progress_bar)
 
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "ok": True, "output": str(path.resolve()), "media": str(analysis.media_path), "detector": analysis.detector,
         "start_s": analysis.start_s, "end_s": analysis.end_s, "frames_analysed": int(analysis.frame_times_s.size),
+        "analysed_fraction": round(analysis.analysed_fraction, 4),
         "detector_settings": analysis.settings_key.get("detector", {}),
         "cuts_s": list(analysis.cuts_s),
         "tracks": [{"track_id": t.track_id, "class": t.class_name, "start_s": t.start_s, "end_s": t.end_s,
@@ -49,4 +52,7 @@ def run(args: argparse.Namespace) -> int:
     }
     emit(args, summary, f"wrote {path}: {len(analysis.tracks)} tracks from {analysis.frame_times_s.size} frames "
                         f"({analysis.detector} detector, {len(analysis.cuts_s)} cuts)")
-    return 0
+    if analysis.analysed_fraction < 1.0:  # truncated media: the tracks cover only the part that decoded
+        print(f"stereofoley analyze: warning: {analysis.media_path}: {coverage_text(analysis)}", file=sys.stderr)
+        return EXIT_PARTIAL
+    return EXIT_OK

@@ -10,7 +10,7 @@ from ..errors import InvalidParameter
 from ..files import clean_stale_parts
 from ..usecases.clip import render_clip_files, request_for_media
 from ..usecases.corrections import tracks_file_for
-from .common import add_render_arguments, emit, render_options_from_args
+from .common import EXIT_OK, EXIT_PARTIAL, add_render_arguments, emit, render_options_from_args
 from .vision_args import add_video_arguments, progress_bar
 
 
@@ -47,4 +47,7 @@ def run(args: argparse.Namespace) -> int:
                "start_s": request.media_start_s, "end_s": request.media_end_s, "sources": options.sources}
     emit(args, summary, f"wrote {result.wav} ({summary['duration_s']:.3f} s, 48 kHz stereo, "
                         f"{len(result.objects)} objects, peak {summary['peak_dbfs']} dBFS)")
-    return 0
+    if result.warning:  # truncated media: rendered, but the sound follows only the part that decoded
+        print(f"stereofoley clip: warning: clip {request.name!r} ({request.clip_id}): {result.warning}", file=sys.stderr)
+        return EXIT_PARTIAL
+    return EXIT_OK

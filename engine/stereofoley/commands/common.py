@@ -12,7 +12,7 @@ from ..options import RenderOptions
 from .source_args import add_source_arguments
 from .vision_args import add_analysis_arguments, add_detector_arguments
 
-# 0 success, 1 error (one-line reason on stderr), 2 bad usage, 3 partial success (some clips skipped).
+# 0 success, 1 error (one-line reason on stderr), 2 bad usage, 3 partial success (some clips skipped, or media that decodes only partly).
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 

@@ -1,7 +1,8 @@
 """`stereofoley render TIMELINE -o OUTDIR`: Foley for every selected clip of an edit, written back for the editor.
 
-Exit codes: 0 every selected clip rendered; 3 partial (some clips skipped: the report lists each with its
-reason); 1 error (unreadable timeline, unknown format, nothing selected, no clip renderable); 2 bad usage.
+Exit codes: 0 every selected clip rendered; 3 partial (some clips skipped, or rendered from media that decodes
+only partly: the report lists each with its reason); 1 error (unreadable timeline, unknown format, nothing
+selected, no clip renderable); 2 bad usage.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Exit codes: 0 ok, 3 partial (some clips skipped, see the report), 1 error, 2 usage."
         ),
     )
-    p.add_argument("timeline", help="timeline file (.otio, .otioz, .xml, .fcpxml, .edl, .aaf, .rpp)")
+    p.add_argument("timeline", help="timeline file (.otio, .otioz, .xml, .fcpxml, .edl, .aaf, .rpp) or .otiod bundle folder")
     p.add_argument("--out", "-o", required=True, help="output folder")
     sel = p.add_argument_group("clip selection (criteria combine; each may be repeated)")
     sel.add_argument("--clip", action="append", default=[], metavar="NAME_OR_ID", help="clip name or id (e.g. 1.3)")
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     lines += [f"  {c['name']} ({c['id']}): media matched by {c['relink']['rule']}, ambiguous with "
               + ", ".join(c["relink"]["ambiguous"]) for c in report["clips"] if c.get("relink", {}).get("ambiguous")]
     lines += [f"  skipped {s['name']} ({s['id']}): {s['reason']}" for s in report["skipped"]]
+    for w in report.get("warnings", []):  # the one line per partly decoded clip, on stderr as for `clip`
+        print(f"stereofoley render: warning: clip {w['name']!r} ({w['id']}): {w['reason']}", file=sys.stderr)
     emit(args, report, "\n".join(lines))
     return EXIT_PARTIAL if report["status"] == "partial" else EXIT_OK
 

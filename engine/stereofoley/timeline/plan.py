@@ -10,6 +10,7 @@ import bisect
 import math
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -34,12 +35,43 @@ def suffixes_readable() -> list[str]:
     return sorted(found)
 
 
+BUNDLE_SUFFIX = ".otiod"  # an OTIO directory bundle: content.otio and the media it references, under media/
+
+
+def media_folder(path: str | os.PathLike) -> Path:
+    """Where a timeline's relative media paths start: the bundle itself for an .otiod bundle (its references
+    read media/NAME), else the timeline file's folder."""
+    path = Path(path)
+    return path.resolve() if path.suffix.lower() == BUNDLE_SUFFIX and path.is_dir() else path.parent.resolve()
+
+
+def zipped_media(path: str | os.PathLike) -> frozenset[str]:
+    """The media/ members of an .otioz bundle (a zip of an .otiod): its clips name them, but they cannot be
+    analysed without unzipping. Empty for any other timeline."""
+    path = Path(path)
+    if path.suffix.lower() != ".otioz":
+        return frozenset()
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            return frozenset(n for n in bundle.namelist() if n.startswith("media/") and not n.endswith("/"))
+    except (OSError, zipfile.BadZipFile):
+        return frozenset()
+
+
 def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
-    """Any timeline an installed OTIO adapter reads (.otio/.otioz, FCP 7 XML, FCPXML, EDL, AAF, REAPER .rpp)."""
+    """Any timeline an installed OTIO adapter reads (.otio/.otioz, an .otiod bundle folder, FCP 7 XML, FCPXML,
+    EDL, AAF, REAPER .rpp)."""
     path = check_read(path, "timeline")
-    if not path.is_file():
-        raise TimelineNotFound(f"timeline not found: {path}")
     suffix = path.suffix.lower().lstrip(".")
+    if "." + suffix == BUNDLE_SUFFIX and path.is_dir():
+        # a folder: its content.otio is what is read; checked too (a symlink to outside the roots is refused)
+        content = check_read(path / "content.otio", "timeline bundle content")
+        if not content.is_file():
+            raise TimelineNotFound(f"timeline bundle {path} has no content.otio (not an OTIO .otiod bundle)")
+    elif not path.is_file():
+        if path.is_dir():
+            raise TimelineNotFound(f"timeline {path} is a folder (only an .otiod bundle folder is read)")
+        raise TimelineNotFound(f"timeline not found: {path}")
     readable = suffixes_readable()
     if suffix not in readable:
         raise UnsupportedTimeline(
@@ -49,6 +81,8 @@ def read_timeline(path: str | os.PathLike) -> otio.schema.Timeline:
     try:
         if suffix == "edl":
             result = otio.adapters.read_from_file(str(path), rate=edl_rate(path))
+        elif "." + suffix == BUNDLE_SUFFIX:  # media/NAME becomes the bundle's absolute path (written timelines too)
+            result = otio.adapters.read_from_file(str(path), absolute_media_reference_paths=True)
         else:
             result = otio.adapters.read_from_file(str(path))
     except Exception as exc:  # adapters raise anything from ValueError to XML parse errors
@@ -209,6 +243,34 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[PictureClip]:
                                       f"({type(exc).__name__}: {str(exc)[:300]})") from None
     _fill_visibility(result)
     return result
+
+
+def empty_clips(timeline: otio.schema.Timeline) -> list[dict[str, str]]:
+    """The clips on enabled video tracks whose own duration is zero or negative (a damaged or hand-edited
+    timeline), which picture_clips cannot place: {"id", "name", "reason"} each, the id as picture_clips numbers
+    clips, the reason naming the clip and its duration."""
+    found: list[dict[str, str]] = []
+
+    def walk(composition, path: str) -> None:
+        for i, child in enumerate(composition):
+            if isinstance(child, (otio.schema.Gap, otio.schema.Transition)) or not child.enabled:
+                continue
+            if isinstance(child, otio.core.Composition):
+                walk(child, f"{path}.{i}")
+            elif isinstance(child, otio.schema.Clip) and child.source_range is not None:
+                d = child.source_range.duration
+                if d.value <= 0:
+                    kind = "zero" if d.value == 0 else "a negative"
+                    found.append({"id": f"{path}.{i}", "name": child.name, "reason": (
+                        f"clip {child.name!r} has {kind} duration ({d.value:g} frames @{d.rate:g} fps = "
+                        f"{d.to_seconds():.3f} s): nothing to render" + (
+                            f"; the clips after it on its track start {-d.to_seconds():.3f} s earlier"
+                            if d.value < 0 else ""))})
+
+    for track_index, track in enumerate(timeline.tracks):
+        if isinstance(track, otio.schema.Track) and track.kind == otio.schema.TrackKind.Video and track.enabled:
+            walk(track, str(track_index))
+    return found
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ..timeline.request import ClipRequest
 from ..options import RenderOptions
 from ..vision import Analysis, ObjectTrack, analyze_video, probe, write_tracks
 from ..vision.scene import allocate_voices
+from ..vision.analyze import coverage_text
 from ..vision.decode import resolve_range
 from ..sources import make_source_for
 from ..sources.user_sounds import parse_sound_overrides
@@ -60,6 +61,9 @@ class ClipMix:
     # (then the objects' sources are the stems and no diffuse stem is written).
     stems: tuple[np.ndarray, ...] = ()
     diffuse: np.ndarray | None = None
+    # The fraction of the analysed media range that had picture (truncated media: < 1), and why, for the user.
+    analysed_fraction: float = 1.0
+    warning: str = ""
 
 
 ClipMixer = Callable[[ClipRequest, RenderOptions, "Progress | None"], ClipMix]
@@ -80,6 +84,8 @@ class ClipResult:
     diffuse_wav: Path | None = None  # the diffuse field's stereo stem
     stems: tuple[Path, ...] = ()  # the objects' stems, in object order
     loudness_blocks: np.ndarray | None = None  # the record's BS.1770 gating blocks before any loudness gain
+    analysed_fraction: float = 1.0  # of the media range, the part whose picture decoded (ClipMix)
+    warning: str = ""  # set when analysed_fraction < 1: what is missing
 
     def to_json(self) -> dict[str, Any]:
         r = self.request
@@ -89,8 +95,11 @@ class ClipResult:
             "media": str(r.media_path), "media_start_s": r.media_start_s, "media_end_s": r.media_end_s,
             "speed": r.speed, "detector": self.detector, "peak_dbfs": round(self.peak_dbfs, 2),
             "loudness_lufs": None if self.loudness_lufs is None else round(self.loudness_lufs, 2),
-            "loudness_gain_db": round(self.gain_db, 4), "objects": list(self.objects),
+            "loudness_gain_db": round(self.gain_db, 4), "analysed_fraction": round(self.analysed_fraction, 4),
+            "objects": list(self.objects),
         }
+        if self.warning:
+            out["warning"] = self.warning
         if self.diffuse_wav is not None:
             out["diffuse_wav"] = str(self.diffuse_wav.resolve())
         if self.tracks is not None:
@@ -164,8 +173,10 @@ def mix_clip(request: ClipRequest, options: RenderOptions, progress: Progress | 
         progress(0.95)
     parts = render_parts(objects, options.settings, n)
     aligned = request.speed == 1.0 and request.head_samples == 0  # tracks.json times match the written audio
+    fraction = analysis.analysed_fraction
+    warning = "" if fraction >= 1.0 else f"{request.media_path}: {coverage_text(analysis)}"
     return ClipMix(parts.stereo, tuple(objects), analysis if aligned else None, analysis.detector,
-                   stems=parts.stems, diffuse=parts.diffuse)
+                   stems=parts.stems, diffuse=parts.diffuse, analysed_fraction=fraction, warning=warning)
 
 
 def source_for_request(request: ClipRequest, options: RenderOptions):
@@ -312,7 +323,8 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
     if tracks is not None and mix.analysis is not None:
         written_tracks = write_tracks(mix.analysis, tracks, overwrite=options.overwrite)
     result = ClipResult(request, wav, tuple(objects), peak_dbfs(stereo), loudness, mix.detector, written_tracks,
-                        gain_db=gain_db, diffuse_wav=diffuse_wav, stems=tuple(stems), loudness_blocks=blocks)
+                        gain_db=gain_db, diffuse_wav=diffuse_wav, stems=tuple(stems), loudness_blocks=blocks,
+                        analysed_fraction=mix.analysed_fraction, warning=mix.warning)
     finished = _ON_FINISHED.get()
     if finished is not None:  # after every file of the clip is in place: a kill after this keeps the clip
         finished(result, options, defer_loudness)

@@ -175,7 +175,8 @@ def _result_json(r: ClipResult) -> dict[str, Any]:
     return {"request": request, "wav": opt(r.wav), "objects": list(r.objects), "peak_dbfs": r.peak_dbfs,
             "loudness_lufs": r.loudness_lufs, "detector": r.detector, "tracks": opt(r.tracks), "gain_db": r.gain_db,
             "diffuse_wav": opt(r.diffuse_wav), "stems": [opt(p) for p in r.stems],
-            "loudness_blocks": None if r.loudness_blocks is None else np.asarray(r.loudness_blocks).tolist()}
+            "loudness_blocks": None if r.loudness_blocks is None else np.asarray(r.loudness_blocks).tolist(),
+            "analysed_fraction": r.analysed_fraction, "warning": r.warning}  # a kept clip stays partial
 
 
 def _result_from(d: dict[str, Any]) -> ClipResult:
@@ -186,7 +187,8 @@ def _result_from(d: dict[str, Any]) -> ClipResult:
         wav=Path(d["wav"]), objects=tuple(d["objects"]), peak_dbfs=float(d["peak_dbfs"]),
         loudness_lufs=d["loudness_lufs"], detector=d["detector"], tracks=opt(d["tracks"]),
         gain_db=float(d["gain_db"]), diffuse_wav=opt(d["diffuse_wav"]), stems=tuple(Path(p) for p in d["stems"]),
-        loudness_blocks=None if blocks is None else np.asarray(blocks, dtype=np.float64))
+        loudness_blocks=None if blocks is None else np.asarray(blocks, dtype=np.float64),
+        analysed_fraction=float(d.get("analysed_fraction", 1.0)), warning=str(d.get("warning", "")))
 
 
 # ------------------------------------------------------------------------------------------------ resuming

@@ -23,10 +23,10 @@ from ..options import RenderOptions
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR
 from ..timeline import aaf
 from ..timeline.fcp_xml import write_fcp_xml
-from ..timeline.media import MediaSearch, file_offset_s
+from ..timeline.media import MediaSearch, file_offset_s, reference_path
 from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_otio
-from ..timeline.plan import (PictureClip, Selection, global_start_s, nothing_selected, picture_clips, read_timeline,
-                             select, timeline_rate)
+from ..timeline.plan import (PictureClip, Selection, empty_clips, global_start_s, media_folder, nothing_selected,
+                             picture_clips, read_timeline, select, timeline_rate, zipped_media)
 from ..timeline.relink import resolve_all
 from ..timeline.request import clip_request
 from ..timeline.timemap import rate_fraction, rational, sample_index
@@ -47,7 +47,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
 
     Raises UnsupportedTimeline when the timeline cannot be read, nothing is selected, or no selected clip can
     be rendered. Clips that cannot be rendered (missing media, generators, analysis errors) are listed under
-    "skipped" with their reason and the report's status is "partial". write_aaf: the Foley lanes as AAF for
+    "skipped" with their reason and the report's status is "partial"; so is a clip rendered from media that
+    decodes only partly (listed under "warnings" with the fraction analysed). write_aaf: the Foley lanes as AAF for
     Pro Tools (timeline/aaf.py); xml_stems: the FCP XML gets one audio track per object with keyframed
     pan/level (timeline/fcp_xml.py).
     """
@@ -57,9 +58,13 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     rate = timeline_rate(timeline)
     clips = picture_clips(timeline)
     chosen = select(timeline, clips, selection)
+    # clips of zero or negative duration cannot be placed: reported, not dropped (unless the user named others)
+    empty = [e for e in empty_clips(timeline) if not (selection.clips or selection.tracks or selection.markers
+             or selection.colors or selection.range_s) or {e["id"], e["name"]} & set(selection.clips)]
     if not chosen:
-        raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)))
-    search = MediaSearch(timeline_dir=path.parent.resolve(), roots=tuple(Path(r) for r in options.media_roots),
+        why = "; ".join(f"{e['name']} ({e['id']}): {e['reason']}" for e in empty)
+        raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)) + (f"; {why}" if why else ""))
+    search = MediaSearch(timeline_dir=media_folder(path), roots=tuple(Path(r) for r in options.media_roots),
                          remaps=tuple(MediaSearch.parse_remap(r) for r in options.remaps))
     stem = safe_name(path.name.split(".")[0], 60, default="timeline")
     outputs = {"otio": out_dir / f"{stem}.stereofoley.otio", "report": out_dir / f"{stem}.stereofoley.json"}
@@ -70,13 +75,18 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     if write_aaf:
         outputs["aaf"] = out_dir / f"{stem}.stereofoley.aaf"
 
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, str]] = list(empty)
     planned: list[tuple[PictureClip, Path]] = []
     relinked = resolve_all(chosen, search)  # media roots indexed once; relinked references updated
+    zipped = zipped_media(path)
     for c in chosen:
         found = relinked[c.id]
         if found.path is None:
-            skipped.append({"id": c.id, "name": c.name, "reason": found.reason})
+            raw = reference_path(c.clip.media_reference)
+            reason = found.reason if raw not in zipped else (
+                f"media {raw} is inside the .otioz bundle {path.name}: unzip it (an .otioz is a zipped .otiod "
+                "bundle folder) and render the folder")
+            skipped.append({"id": c.id, "name": c.name, "reason": reason})
         else:
             planned.append((c, found.path))
     if not planned:
@@ -119,6 +129,8 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         entry, summary = _foley_clip(c, result, g0, rate, options)
         rendered.append(entry)
         report_clips.append(dict(summary, relink=relinked[c.id].to_report()))
+    # rendered from media that decodes only partly (truncated): kept, and listed so the run is "partial"
+    warnings = [{"id": c.id, "name": c.name, "reason": r.warning} for c, r in done if r.warning]
     if not rendered:
         raise UnsupportedTimeline(f"{path}: no clip could be rendered: "
                                   + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
@@ -148,7 +160,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
 
     report = {
         "ok": True,
-        "status": "partial" if skipped else "ok",
+        "status": "partial" if skipped or warnings else "ok",
         "timeline": str(path.resolve()),
         "timeline_out": str(outputs["otio"].resolve()),
         "outputs": {k: str(v.resolve()) for k, v in outputs.items()},
@@ -162,6 +174,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         "resumed": resumed.ids,
         "rendered": new_ids,
         "skipped": skipped,
+        "warnings": warnings,
         "execution": execution,
         "timings": {
             "read_plan_s": round(t_planned - t_start, 4),

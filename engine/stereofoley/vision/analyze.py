@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .. import __version__
-from ..errors import InvalidParameter
+from ..errors import InvalidMedia, InvalidParameter
 from .cache import AnalysisCache
 from .decode import iter_frames, prefetched, probe, resolve_range
 from .detect import Detections, Detector, DetectorPlan, plan_detector
@@ -25,6 +25,10 @@ from .tracks import DEFAULT_HFOV_DEG, Analysis
 
 log = logging.getLogger("stereofoley.vision")
 
+# Truncated or damaged media: a range whose picture decodes over less than this fraction is refused (the sound
+# would follow almost nothing); from it up to all of the range, it is analysed and reported as partial.
+MIN_ANALYSED_FRACTION = 0.25
+COVERAGE_VERSION = 1  # in the cache key: analyses cached before the coverage was recorded are not reused
 LOST_TRACK_S = 1.0  # a track the detector misses this long ends (its gap is interpolated if it comes back)
 MIN_TRACK_FRAMES = 3  # shorter tracks are noise
 
@@ -85,14 +89,31 @@ def analyze_video(
         if cached is not None:
             if progress:
                 progress(1.0)
-            return cached
+            return check_coverage(cached)
 
     analysis = _analyze(info, start, end, plan.build(), analysis_fps=opts.analysis_fps, tracker_kind=tracker,
                         hfov_deg=hfov_deg, progress=progress, detect_every=detect_every)
     analysis = replace(analysis, settings_key=key)
     if cache is not None:
         cache.put(key, analysis)
+    return check_coverage(analysis)
+
+
+def check_coverage(analysis: Analysis) -> Analysis:
+    """The analysis, unless its picture covers under MIN_ANALYSED_FRACTION of its range (InvalidMedia naming the
+    file, the range and the fraction)."""
+    fraction = analysis.analysed_fraction
+    if fraction < MIN_ANALYSED_FRACTION:
+        raise InvalidMedia(f"{analysis.media_path}: {coverage_text(analysis)}; under "
+                           f"MIN_ANALYSED_FRACTION={MIN_ANALYSED_FRACTION} a range is refused")
     return analysis
+
+
+def coverage_text(analysis: Analysis) -> str:
+    """'only 48.9 % of [0.000, 4.000) s decodes (the picture ends at 1.958 s: truncated or damaged?)'"""
+    end = analysis.analysed_end_s if analysis.analysed_end_s is not None else analysis.end_s
+    return (f"only {analysis.analysed_fraction * 100:.1f} % of [{analysis.start_s:.3f}, {analysis.end_s:.3f}) s "
+            f"decodes (the picture ends at {end:.3f} s: truncated or damaged?)")
 
 
 def analysis_key(start: float, end: float, analysis_fps: float, tracker: str, hfov_deg: float, detector_key: dict,
@@ -104,6 +125,7 @@ def analysis_key(start: float, end: float, analysis_fps: float, tracker: str, hf
     }
     if detect_every > 1:
         key["detect_every"] = detect_every
+    key["coverage"] = COVERAGE_VERSION
     return key
 
 
@@ -148,6 +170,7 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
         pending.clear()
 
     duration = end - start
+    last_shown_s = 0.0  # how long the latest frame is shown, by its own timestamps
     frames = iter_frames(info.path, start_s=start, end_s=end, analysis_fps=analysis_fps, max_width=det.input_width)
     with closing(prefetched(frames)) as decoded:  # decoding overlaps detection
         for frame in decoded:
@@ -157,6 +180,7 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
                 shot_starts.append(index)
                 state.update(tracker=make_tracker(tracker_kind, lost_frames=lost_frames), primed=False)
             frame_times.append(frame.time_s)
+            last_shown_s = frame.duration_s
             pending.append((index, frame.image))
             if state["primed"] or len(pending) >= det.warmup_frames:
                 flush()
@@ -167,6 +191,13 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
         log.debug("%s: detector on %d analysed frames, boxes carried on %d", info.path, sparse.detected, sparse.carried)
     if not frame_times:
         raise InvalidParameter(f"no video frames in [{start:.3f}, {end:.3f}) s of {info.path}")
+
+    # Decoding that stops before the range's end (truncated or damaged media) is measured, not hidden: the
+    # picture ends after the last analysed frame, shown for its own duration or 1.5 grid/media steps (the
+    # normal distance from the last analysed frame to end_s).
+    hold_s = 1.5 * max(1.0 / analysis_fps, 1.0 / float(info.fps) if info.fps else 0.0)
+    picture_end = frame_times[-1] + max(hold_s, last_shown_s)
+    analysed_end_s = None if picture_end >= end else float(picture_end)
 
     # The first frame may start up to half a frame before the range (it is the one on screen at start_s).
     rel_times = np.maximum(np.asarray(frame_times) - start, 0.0)
@@ -192,6 +223,7 @@ def _analyze(info, start, end, det: Detector, *, analysis_fps, tracker_kind, hfo
         media_path=info.path.resolve(), width=info.width, height=info.height, fps=info.fps, start_s=start, end_s=end,
         frame_times_s=np.asarray(frame_times), tracks=tuple(tracks),
         cuts_s=tuple(float(frame_times[i]) for i in shot_starts[1:]), detector=det.name, analysis_fps=analysis_fps,
+        analysed_end_s=analysed_end_s,
     )
 
 

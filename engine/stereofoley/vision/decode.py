@@ -38,6 +38,7 @@ class MediaInfo:
 class Frame:
     time_s: float  # media time of this frame
     image: np.ndarray  # (h, w, 3) uint8, BGR (OpenCV's and ultralytics' order)
+    duration_s: float = 0.0  # how long the frame is shown, from its own timestamps (0: unknown)
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -145,12 +146,20 @@ def iter_frames(
         def emit(candidates: tuple[tuple[float, av.VideoFrame] | None, ...], until_t: float) -> Iterator[Frame]:
             """Frames for the grid points before until_t, each the nearest of the candidates."""
             nonlocal emitted_t
+            present = [c for c in candidates if c is not None]
             while grid.t < until_t:
                 # nearest; on a tie (a grid point halfway between two frames) the later one
-                best = min((c for c in candidates if c is not None), key=lambda c: (round(abs(c[0] - grid.t), 9), -c[0]), default=None)
+                best = min(present, key=lambda c: (round(abs(c[0] - grid.t), 9), -c[0]), default=None)
                 if best is not None and best[0] > emitted_t and abs(best[0] - grid.t) <= step / 2:
                     emitted_t = best[0]
-                    yield Frame(best[0], best[1].to_ndarray(format="bgr24", width=out_w, height=out_h, interpolation="AREA"))
+                    image = best[1].to_ndarray(format="bgr24", width=out_w, height=out_h, interpolation="AREA")
+                    yield Frame(best[0], image, _frame_duration_s(best[1], stream))
+                elif best is None or abs(best[0] - grid.t) > step:
+                    # no frame near this grid point (a VFR gap, up to 1000 hours): jump to the point before the
+                    # next candidate (or until_t) instead of walking the gap point by point
+                    ahead = [c[0] for c in present if c[0] > grid.t]
+                    if grid.skip_to(min(ahead + [until_t]) - step):
+                        continue
                 grid.advance()
 
         try:
@@ -166,7 +175,9 @@ def iter_frames(
                 yield from emit((prev, (t, frame)), until_t=t)
                 prev = (t, frame)
         except av.error.FFmpegError as exc:
-            raise InvalidMedia(f"{path}: decoding failed near {max(last_t, start_s):.3f} s (corrupt or truncated): {exc}") from None
+            if prev is None:
+                raise InvalidMedia(f"{path}: decoding failed near {max(last_t, start_s):.3f} s (corrupt or truncated): {exc}") from None
+            # damaged from here on: keep what decoded; the analysis reports the fraction of the range it covers
         yield from emit((prev,), until_t=end_s if prev is None else min(end_s, prev[0] + step))
 
 
@@ -215,6 +226,11 @@ def _decoded(container, stream, offset: float, needed, end_s: float) -> Iterator
     yield from send(None, None)
 
 
+def _frame_duration_s(frame: av.VideoFrame, stream) -> float:
+    duration = getattr(frame, "duration", None)
+    return float(duration * stream.time_base) if duration and stream.time_base is not None else 0.0
+
+
 class _Grid:
     """The analysis grid start_s + k * step_s, walked forward; k is an integer so it never drifts."""
 
@@ -227,6 +243,14 @@ class _Grid:
 
     def advance(self) -> None:
         self.k += 1
+
+    def skip_to(self, t: float) -> bool:
+        """Forward to the first grid point at or after t, in one step; False (and no move) if that is not ahead."""
+        k = math.ceil((t - self.start_s) / self.step_s) if math.isfinite(t) else self.k
+        if k <= self.k:
+            return False
+        self.k = k
+        return True
 
     def distance(self, t: float) -> float:
         """From t to the nearest grid point at or after start_s."""

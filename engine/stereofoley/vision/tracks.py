@@ -126,6 +126,8 @@ class Analysis:
     detector: str = ""
     analysis_fps: float = 0.0
     settings_key: dict = field(default_factory=dict)  # what the cache key was made of
+    # Where the picture that decoded ends, when before end_s (truncated or damaged media); None: the whole range.
+    analysed_end_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frame_times_s", _frozen(self.frame_times_s))
@@ -136,6 +138,13 @@ class Analysis:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    @property
+    def analysed_fraction(self) -> float:
+        """The fraction of [start_s, end_s) that had picture to analyse (1.0: all of it)."""
+        if self.analysed_end_s is None or not self.duration_s > 0:
+            return 1.0
+        return min(1.0, max(0.0, (self.analysed_end_s - self.start_s) / self.duration_s))
+
     def to_dict(self) -> dict:
         return {
             "version": TRACKS_FORMAT_VERSION, "media_path": str(self.media_path), "width": self.width,
@@ -143,6 +152,7 @@ class Analysis:
             "end_s": self.end_s, "frame_times_s": self.frame_times_s.tolist(), "cuts_s": list(self.cuts_s),
             "detector": self.detector, "analysis_fps": self.analysis_fps, "settings_key": self.settings_key,
             "tracks": [t.to_dict() for t in self.tracks],
+            **({} if self.analysed_end_s is None else {"analysed_end_s": self.analysed_end_s}),
         }
 
     @classmethod
@@ -155,6 +165,7 @@ class Analysis:
             frame_times_s=d["frame_times_s"], tracks=tuple(ObjectTrack.from_dict(t) for t in d["tracks"]),
             cuts_s=tuple(d.get("cuts_s", ())), detector=d.get("detector", ""),
             analysis_fps=float(d.get("analysis_fps", 0.0)), settings_key=d.get("settings_key", {}),
+            analysed_end_s=None if d.get("analysed_end_s") is None else float(d["analysed_end_s"]),
         )
 
 
