@@ -8,7 +8,7 @@ Prints, measured in this run on the same input (docs/timeline.md, "Scale-out"):
   - the cluster overhead per clip (worker time not spent rendering, scheduling, results coming back);
   - clips per worker-hour and a farm projection for a 2,000-clip edit from those figures;
   - whether every output file (mixes, stems, tracks.json, .otio, .xml, .rpp) is byte-identical.
-Run: PYTHONPATH=engine:adapters .venv/bin/python bench/bench_render_scale.py [--clips 16] [--workers 2]
+Run: PYTHONPATH=engine:adapters .venv/bin/python bench/bench_render_scale.py [--clips 16] [--frames 50] [--size 320x180] [--workers 2]
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ SCENES = (synthetic.passing_vehicle, synthetic.crossing, synthetic.approaching, 
 WEIGHTS = Path(__file__).resolve().parents[1] / "engine" / "stereofoley" / "data" / "sprites_yolo.pt"
 
 
-def build(folder: Path, n_clips: int, clip_frames: int) -> Path:
-    """n_clips clips of clip_frames frames, cut from four 4-second 320x180 synthetic shots in turn."""
+def build(folder: Path, n_clips: int, clip_frames: int, size: tuple[int, int] = (320, 180)) -> Path:
+    """n_clips clips of clip_frames frames, cut from four 4-second synthetic shots of `size` in turn."""
     media = []
     for k, scene in enumerate(SCENES):
         path = folder / f"shot{k}.mp4"
-        synthetic.write_video(scene(duration_s=4.0, width=320, height=180, fps=Fraction(FPS)), path)
+        synthetic.write_video(scene(duration_s=4.0, width=size[0], height=size[1], fps=Fraction(FPS)), path)
         media.append(path)
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     for i in range(n_clips):
@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=16)
     parser.add_argument("--frames", type=int, default=50, help="frames per clip (default 50: 2 s)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--size", default="320x180", help="picture size WxH (960x540: a clip costs what an HD one does)")
     parser.add_argument("--detector", default="yolo", help="yolo (the shipped sprite model) or motion")
     parser.add_argument("--rounds", type=int, default=1, help="serial/parallel pairs, alternated (each reported)")
     args = parser.parse_args()
@@ -105,7 +106,7 @@ def main() -> None:
     serial_times, par_times, runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        edit = build(folder, args.clips, args.frames)
+        edit = build(folder, args.clips, args.frames, tuple(int(v) for v in args.size.split("x")))
         identical, different, n_files = True, [], 0
         for _ in range(args.rounds):  # alternated, so that a change in the machine's load hits both alike
             t0 = time.perf_counter()
