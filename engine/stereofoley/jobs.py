@@ -32,6 +32,7 @@ from .spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, curves_for
 from .spatial.trajectory import Trajectory, read_trajectory
 from .timeline.plan import Selection
 from .usecases import timeline as timeline_usecase
+from .usecases.parallel import usable_cores
 from .usecases.clip import ClipMixer, render_clip_files, request_for_media
 from .usecases.spatialize import spatialize_file
 
@@ -164,6 +165,7 @@ def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> RenderOptio
         raise
     except StereoFoleyError as exc:
         raise InvalidJob(f"options: {exc}") from None
+    _check_scale_out(options)
     changes = {}
     for name in _PATH_OPTIONS:
         if getattr(options, name) is not None:
@@ -173,6 +175,25 @@ def _parse_options(raw: Any, roots: Iterable[Path] | None = None) -> RenderOptio
     changes["sounds"] = tuple(f"{key}={_abs_path(file, f'options.sounds[{i}]', roots)}"
                               for i, (key, _, file) in enumerate(v.partition("=") for v in options.sounds))
     return dataclasses.replace(options, **changes)
+
+
+SCHEDULERS_ENV = "STEREOFOLEY_DASK_SCHEDULERS"  # comma-separated tcp://HOST:PORT a job may send its clips to
+
+
+def allowed_schedulers() -> tuple[str, ...]:
+    return tuple(s.strip() for s in os.environ.get(SCHEDULERS_ENV, "").split(",") if s.strip())
+
+
+def _check_scale_out(options: RenderOptions) -> None:
+    """A job sends its clips (and with them media paths and options) to a remote cluster only where the person
+    running the engine listed that cluster; local workers are capped at this machine's cores."""
+    if options.scheduler is not None and options.scheduler not in allowed_schedulers():
+        raise InvalidJob(f"options.scheduler={options.scheduler[:80]!r} is not allowed: a job may use only the "
+                         f"schedulers listed in ${SCHEDULERS_ENV} (comma-separated), and it lists "
+                         f"{', '.join(allowed_schedulers()) or 'none'}")
+    cores = usable_cores()
+    if options.workers > cores:
+        raise InvalidJob(f"options.workers={options.workers} is more than this machine's {cores} cores")
 
 
 def read_job(path: str | os.PathLike, *, roots: Iterable[Path] | None = None) -> Job:

@@ -9,6 +9,7 @@ form is documented in docs/contracts.md (job options, version 1).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -65,6 +66,11 @@ class RenderOptions:
     exclude: tuple[str, ...] = ()  # track ids or class names that never sound
     sounds: tuple[str, ...] = ()  # "ID=FILE" or "CLASS=FILE": this object's sound (before any provider)
     sound_map: str | None = None  # a TOML file with a [sounds] table of the same
+    # scale-out (usecases/parallel.py): an edit's clips on Dask workers; outputs are the same bytes as serial
+    workers: int = 1  # local worker processes (one thread each); 1 and no scheduler: serial in this process
+    scheduler: str | None = None  # "tcp://HOST:PORT" of an existing Dask cluster instead of a local one
+    worker_path_map: tuple[str, ...] = ()  # "FROM=TO": on workers, media and output paths under FROM are under TO
+    worker_memory_mb: int | None = None  # memory limit of each local worker (None: Dask's share of the RAM)
     # outputs
     stems: bool = True  # each object's mono source beside the mix (hosts put it under the pan/gain curves)
     overwrite: bool = False
@@ -96,7 +102,8 @@ class RenderOptions:
         _choice("loudness_scope", self.loudness_scope, LOUDNESS_SCOPES)
         if self.loudness_lufs is not None:
             check_targets(self.loudness_lufs, self.true_peak_dbtp)
-        for name in ("libraries", "media_roots", "remaps", "tracks", "include", "exclude", "sounds"):
+        _check_scale_out(self)
+        for name in ("libraries", "media_roots", "remaps", "tracks", "include", "exclude", "sounds", "worker_path_map"):
             value = getattr(self, name)
             if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
                 raise InvalidParameter(f"{name}={value!r} must be a list of non-empty strings")
@@ -155,17 +162,35 @@ _JSON_TYPES: dict[str, Any] = {
     "cache_dir": str, "sources": str, "libraries": list, "class_map": str, "follow": (int, str), "prompt": str,
     "seed": int, "loudness_lufs": (int, float), "true_peak_dbtp": (int, float), "loudness_scope": str, "media_roots": list, "remaps": list,
     "tracks": list, "include": list, "exclude": list, "sounds": list, "sound_map": str, "stems": bool, "overwrite": bool,
-    "resume": bool,
+    "resume": bool, "workers": int, "scheduler": str, "worker_path_map": list, "worker_memory_mb": int,
 }
 _NULLABLE = {"imgsz", "classes", "detect_fps", "weights", "cache_dir", "class_map", "follow", "prompt", "loudness_lufs",
-             "sound_map"}
+             "sound_map", "scheduler", "worker_memory_mb"}
 
 # How the CLI spells a parameter that a library error names (errors say `overwrite=True`; cli.py translates).
 CLI_FLAGS = {f"{name}=": f"--{name.replace('_', '-')} " for name in _JSON_TYPES} | {
     "overwrite=True": "--overwrite", "resume=True": "--resume", "libraries": "--library", "media_roots": "--media-root", "remaps": "--remap",
     "loudness_lufs=None": "--no-loudness", "sounds": "--sound", "tracks": "--tracks", "stems=False": "--no-stems", "cache=False": "--no-cache",
     "allow_remote=True": "--allow-remote", "token=...": "--token", "weights=PATH": "--weights PATH",
+    "worker_path_map": "--worker-path-map",
 }
+
+
+MAX_WORKERS = 256
+_SCHEDULER = re.compile(r"^(tcp|tls)://[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}$")
+
+
+def _check_scale_out(o: RenderOptions) -> None:
+    if not (_whole(o.workers) and 1 <= o.workers <= MAX_WORKERS):
+        raise InvalidParameter(f"workers={o.workers!r} must be a whole number in 1..{MAX_WORKERS}")
+    if o.scheduler is not None and not (isinstance(o.scheduler, str) and _SCHEDULER.match(o.scheduler)):
+        raise InvalidParameter(f"scheduler={str(o.scheduler)[:80]!r} must look like tcp://HOST:PORT")
+    if o.worker_memory_mb is not None and not (_whole(o.worker_memory_mb) and o.worker_memory_mb >= 64):
+        raise InvalidParameter(f"worker_memory_mb={o.worker_memory_mb!r} must be a whole number of MiB, at least 64")
+    if not isinstance(o.worker_path_map, str):
+        for rule in o.worker_path_map:
+            if not isinstance(rule, str) or "=" not in rule or rule.startswith("=") or rule.endswith("="):
+                raise InvalidParameter(f"worker_path_map entry {str(rule)[:80]!r} must look like FROM=TO (path prefixes)")
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

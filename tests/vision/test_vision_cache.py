@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import time
+from collections import OrderedDict
 from dataclasses import replace
 
 import pytest
@@ -14,6 +15,7 @@ import tiny_yolo
 
 from stereofoley.errors import InvalidParameter
 from stereofoley.vision import AnalysisCache, DetectorOptions, YoloDetector, analyze_video, read_tracks
+from stereofoley.vision import detect
 from stereofoley.vision.cache import MAX_BYTES_ENV
 
 SPRITES = str(tiny_yolo.COMMITTED)
@@ -33,6 +35,7 @@ def counting(monkeypatch):
         calls["frames"] += len(images)
         return real_batch(self, images)
 
+    monkeypatch.setattr(detect, "_MODELS", OrderedDict())  # models loaded by earlier tests do not count
     monkeypatch.setattr(YoloDetector, "__init__", init)
     monkeypatch.setattr(YoloDetector, "detect_batch", batch)
     return calls
@@ -49,15 +52,17 @@ def test_a_repeated_analysis_is_served_from_the_cache(scene_video, tmp_path, cou
     assert counting == before  # no model loaded, no frame detected
     assert fractions == [1.0]
     assert again.settings_key == first.settings_key and [t.to_dict() for t in again.tracks] == [t.to_dict() for t in first.tracks]
-    # another range, another option, or a copy of the media under another name: keyed as expected
+    # another range, another option, or a copy of the media under another name: keyed as expected (a miss runs
+    # the detector; the model loaded once stays loaded in this process for the same weights and settings)
     analyze_video(video, options=options, cache_dir=tmp_path, start_s=0.5, end_s=2.0)
-    assert counting["loads"] == 2
+    assert counting["frames"] > before["frames"] and counting["loads"] == 1
     copy = tmp_path / "renamed.mp4"
     copy.write_bytes(video.read_bytes())
+    frames = counting["frames"]
     analyze_video(copy, options=options, cache_dir=tmp_path, start_s=0.5, end_s=2.5)
-    assert counting["loads"] == 2  # same content: a hit
+    assert counting["frames"] == frames  # same content: a hit
     analyze_video(video, options=replace(options, conf=0.3), cache_dir=tmp_path, start_s=0.5, end_s=2.5)
-    assert counting["loads"] == 3
+    assert counting["frames"] > frames and counting["loads"] == 2  # other settings: another model
 
 
 def test_an_instance_and_options_share_the_key(scene_video, tmp_path, counting):
@@ -156,3 +161,40 @@ def test_concurrent_writers_leave_whole_entries(tmp_path, analysed):
     assert len(entries) == 1 + 4 * rounds
     assert all(read_tracks(p).tracks for p in entries)  # none torn
     assert not [p for p in folder.iterdir() if ".part" in p.name]  # no temp file left behind
+
+
+def test_a_process_loads_a_model_once_and_hashes_a_file_once(tmp_path, counting, monkeypatch):
+    """A render worker sees many clips: the same weights and settings give the loaded model again (per thread),
+    and the weights' and a media file's content hashes are computed once per (path, size, mtime)."""
+    import hashlib
+    import threading
+
+    from stereofoley.vision import cache as cache_module
+    from stereofoley.vision.detect import plan_detector
+
+    hashed = []
+    real_digest = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda f, *a, **k: hashed.append(f.name) or real_digest(f, *a, **k))
+    monkeypatch.setattr(detect, "_DIGESTS", {})
+    monkeypatch.setattr(cache_module, "_DIGESTS", {})
+    options = DetectorOptions(detector="yolo", weights=SPRITES, imgsz=160)
+    first = plan_detector(options).build()
+    assert plan_detector(options).build() is first and counting["loads"] == 1
+    assert plan_detector(replace(options, conf=0.4)).build() is not first and counting["loads"] == 2
+    other = []
+    thread = threading.Thread(target=lambda: other.append(plan_detector(options).build()))
+    thread.start()
+    thread.join()
+    assert other[0] is not first and counting["loads"] == 3  # a model is never shared between threads
+    assert hashed == [str(tiny_yolo.COMMITTED)]  # the weights, hashed once for four plans and three loads
+
+    media = tmp_path / "clip.bin"
+    media.write_bytes(os.urandom(1000))
+    cache = AnalysisCache(tmp_path / "cache")
+    digest = cache.media_digest(media)
+    for memo in (tmp_path / "cache").glob("*.media.json"):
+        memo.unlink()
+    assert cache.media_digest(media) == digest and hashed.count(str(media)) == 1
+    media.write_bytes(os.urandom(1000))  # new content (new mtime): hashed again
+    os.utime(media, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert cache.media_digest(media) != digest and hashed.count(str(media)) == 2

@@ -84,6 +84,19 @@ def add_correction_arguments(parser: argparse.ArgumentParser) -> None:
                        help="a TOML file with a [sounds] table of ID or CLASS = \"FILE\"")
 
 
+def add_scale_out_arguments(parser: argparse.ArgumentParser) -> None:
+    """`render`: the edit's clips on Dask workers (usecases/parallel.py); the outputs are the same bytes."""
+    group = parser.add_argument_group("scale-out (Dask; docs/timeline.md)")
+    group.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="render clips on N local worker processes, one thread each (default 1: serial)")
+    group.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="render clips on an existing Dask cluster (`dask scheduler` / `dask worker`)")
+    group.add_argument("--worker-path-map", action="append", default=[], metavar="FROM=TO",
+                       help="workers see media and output paths under FROM at TO (repeatable, first match wins)")
+    group.add_argument("--worker-memory-mb", type=int, metavar="MIB",
+                       help="memory limit of each local worker in MiB (a clip whose worker exceeds it is skipped)")
+
+
 def render_options_from_args(args: argparse.Namespace, **extra: Any) -> RenderOptions:
     """The RenderOptions the flags of `add_render_arguments` describe (validated by RenderOptions itself)."""
     return RenderOptions(
@@ -96,5 +109,8 @@ def render_options_from_args(args: argparse.Namespace, **extra: Any) -> RenderOp
         loudness_scope=args.loudness_scope,
         tracks=tuple(args.tracks), include=tuple(args.include), exclude=tuple(args.exclude),
         sounds=tuple(args.sounds), sound_map=args.sound_map,
-        stems=args.stems, overwrite=args.overwrite, resume=getattr(args, "resume", False), **extra,
+        stems=args.stems, overwrite=args.overwrite, resume=getattr(args, "resume", False),
+        workers=getattr(args, "workers", 1), scheduler=getattr(args, "scheduler", None),
+        worker_path_map=tuple(getattr(args, "worker_path_map", ())),
+        worker_memory_mb=getattr(args, "worker_memory_mb", None), **extra,
     )

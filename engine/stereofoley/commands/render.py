@@ -14,7 +14,8 @@ import opentimelineio as otio
 
 from ..errors import InvalidParameter
 from ..files import clean_stale_parts
-from .common import EXIT_OK, EXIT_PARTIAL, add_render_arguments, add_resume_argument, emit, render_options_from_args
+from .common import (EXIT_OK, EXIT_PARTIAL, add_render_arguments, add_resume_argument, add_scale_out_arguments,
+                     emit, render_options_from_args)
 from ..timeline import Selection
 from ..usecases.timeline import render_timeline
 from ..timeline.plan import global_start_s, read_timeline, timeline_rate
@@ -54,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--no-aaf", dest="write_aaf", action="store_false", help="do not write the AAF for Pro Tools")
     out.add_argument("--xml-stems", action="store_true",
                      help="FCP XML: add one audio track per object (its mono stem) with keyframed Pan and Audio Levels")
+    add_scale_out_arguments(p)
     add_render_arguments(p)
     add_resume_argument(p)
     p.set_defaults(run=run)
@@ -105,7 +107,12 @@ def parse_range(text: str, timeline_path: str) -> tuple[float, float]:
 
 
 def _progress_printer():
+    last = [""]
+
     def show(fraction: float, message: str) -> None:
-        print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr)
+        line = f"[{fraction * 100:5.1f}%] {message}"
+        if line != last[0]:  # parallel renders report every TICK_S; print only what changed
+            print(line, file=sys.stderr)
+            last[0] = line
 
     return show

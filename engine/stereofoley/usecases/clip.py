@@ -340,6 +340,11 @@ _ON_FINISHED: contextvars.ContextVar[OnFinished | None] = contextvars.ContextVar
                                                                                  default=None)
 
 
+def finished_listener() -> OnFinished | None:
+    """The listener `on_finished` set in this context (parallel renders call it on the client as results arrive)."""
+    return _ON_FINISHED.get()
+
+
 @contextlib.contextmanager
 def on_finished(listener: OnFinished | None) -> Iterator[None]:
     """Within the block, `render_clip_files` calls listener(result, options, defer_loudness) for each clip it

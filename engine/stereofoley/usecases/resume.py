@@ -45,7 +45,8 @@ RECORD_VERSION = 1
 # Fields that change how a render runs, never what it writes.
 # Fields that change how a render runs, never what it writes. media_roots and remaps only find media, whose
 # identity is in the fingerprint: resuming with another --media-root (to find a missing clip) keeps the rest.
-NOT_IN_FINGERPRINT = frozenset({"overwrite", "resume", "cache", "cache_dir", "workers", "media_roots", "remaps"})
+NOT_IN_FINGERPRINT = frozenset({"overwrite", "resume", "cache", "cache_dir", "workers", "scheduler", "worker_path_map",
+                                "worker_memory_mb", "media_roots", "remaps"})  # where clips ran changes no byte
 
 
 def record_path(wav: Path) -> Path:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import opentimelineio as otio
 
 from .. import __version__
-from ..errors import OutputExists, StereoFoleyError, UnsupportedTimeline
+from ..errors import OutputExists, UnsupportedTimeline
 from ..files import write_text_atomic
 from ..options import RenderOptions
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR
@@ -31,8 +31,9 @@ from ..timeline.relink import resolve_all
 from ..timeline.request import clip_request
 from ..timeline.timemap import rate_fraction, rational, sample_index
 from . import clip as clip_usecase
+from . import parallel
 from ..files import safe_name
-from .clip import ClipMixer, ClipResult, check_outputs_free, render_clip_files
+from .clip import ClipMixer, ClipResult, check_outputs_free
 from . import resume
 from stereofoley_adapters import rpp_adapter
 
@@ -112,9 +113,9 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     if options.resume:  # what it renders again replaces what the interrupted run left
         options = dataclasses.replace(options, overwrite=True)
     with clip_usecase.on_finished(resume.record_clip):  # each finished clip recorded at once (survives a kill)
-        done, failed = _render_clips(resumed.todo(planned), wav_paths, g0, options,
-                                     mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope,
-                                     progress=progress)
+        done, failed, execution = _render_clips(resumed.todo(planned), wav_paths, g0, options,
+                                                mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope,
+                                                progress=progress)
     new_ids = [c.id for c, _ in done]
     done = resumed.merged(planned, done)
     skipped += failed
@@ -174,6 +175,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
         "rendered": new_ids,
         "skipped": skipped,
         "warnings": warnings,
+        "execution": execution,
         "timings": {
             "read_plan_s": round(t_planned - t_start, 4),
             "render_s": round(t_rendered - t_planned, 4),
@@ -189,23 +191,33 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
 
 def _render_clips(planned: list[tuple[PictureClip, Path]], wav_paths: dict[str, Path], g0: Fraction,
                   options: RenderOptions, *, mixer: ClipMixer, defer_loudness: bool, progress: Progress | None
-                  ) -> tuple[list[tuple[PictureClip, ClipResult]], list[dict[str, str]]]:
-    """Render the planned clips one after another: the rendered (clip, result) pairs and the skipped ones."""
-    done: list[tuple[PictureClip, ClipResult]] = []
-    skipped: list[dict[str, str]] = []
+                  ) -> tuple[list[tuple[PictureClip, ClipResult]], list[dict[str, str]], dict[str, Any]]:
+    """Render the planned clips, one after another or on Dask workers (options.workers / options.scheduler,
+    usecases/parallel.py): the rendered (clip, result) pairs and the skipped ones, both in plan order, and
+    where they ran (the report's "execution")."""
+    outcomes: dict[int, parallel.Outcome] = {}
+    tasks: list[tuple[int, parallel.ClipTask]] = []
     for k, (c, media_path) in enumerate(planned):
-        if progress:
-            progress(k / len(planned), f"clip {k + 1}/{len(planned)}: {c.name}")
         wav = wav_paths[c.id]
         try:
             request = clip_request(c, media_path, g0)
-            result = render_clip_files(request, options, wav, tracks=wav.with_suffix(".tracks.json"),
-                                       mixer=mixer, defer_loudness=defer_loudness)
-        except (StereoFoleyError, OSError, RuntimeError, ValueError, ArithmeticError, MemoryError) as exc:
-            skipped.append({"id": c.id, "name": c.name, "reason": f"{type(exc).__name__}: {exc}"})
+        except parallel.CLIP_ERRORS as exc:
+            outcomes[k] = parallel.Outcome(reason=f"{type(exc).__name__}: {exc}")
             continue
-        done.append((c, result))
-    return done, skipped
+        tasks.append((k, parallel.ClipTask(c.id, c.name, request, wav, wav.with_suffix(".tracks.json"))))
+    with parallel.executor_for(options) as executor:
+        ran = executor.run([t for _, t in tasks], options, mixer, defer_loudness, progress, n_total=len(planned))
+        execution = executor.describe()
+    outcomes.update({k: o for (k, _), o in zip(tasks, ran)})
+    done: list[tuple[PictureClip, ClipResult]] = []
+    skipped: list[dict[str, str]] = []
+    for k, (c, _) in enumerate(planned):
+        outcome = outcomes[k]
+        if outcome.result is None:
+            skipped.append({"id": c.id, "name": c.name, "reason": outcome.reason or "not rendered"})
+        else:
+            done.append((c, outcome.result))
+    return done, skipped, execution
 
 
 def _foley_clip(c: PictureClip, result: ClipResult, g0: Fraction, rate: float,

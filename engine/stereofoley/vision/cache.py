@@ -8,7 +8,8 @@
   loses an entry to a concurrent prune gets a miss.
 - Bounded: after each write, entries not used for `max_age_s` go, then the least recently used ones until the
   folder holds at most `max_bytes` (a hit refreshes an entry's mtime). Stale temp files of crashed writers go too.
-- Media hashes (BLAKE2b of every byte) are remembered per (path, size, mtime) in one small file per media file.
+- Media hashes (BLAKE2b of every byte) are remembered per (path, size, mtime) in one small file per media file,
+  and in memory per process (a render worker hashes each file once).
 
 Defaults: 512 MiB, 90 days; `$STEREOFOLEY_CACHE_MAX_MB` overrides the size.
 """
@@ -136,19 +137,32 @@ class AnalysisCache:
         """
         stat = path.stat()
         stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        if stamp in _DIGESTS:  # this process hashed it already (a render worker sees one file in many clips)
+            return _DIGESTS[stamp]
         memo = self.folder / f"{hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest()}{MEDIA_SUFFIX}"
         try:
             known = json.loads(memo.read_text(encoding="utf-8"))
             if known.get("stamp") == stamp and isinstance(known.get("blake2b"), str):
                 os.utime(memo)
-                return known["blake2b"]
+                return _remember(stamp, known["blake2b"])
         except (OSError, ValueError, AttributeError):
             pass
         with path.open("rb") as f:
             digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
         self.folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(memo, json.dumps({"stamp": stamp, "blake2b": digest}), overwrite=True)
-        return digest
+        return _remember(stamp, digest)
+
+
+_DIGESTS: dict[str, str] = {}  # per process: "path|size|mtime_ns" -> BLAKE2b of the media's bytes
+MAX_REMEMBERED = 4096
+
+
+def _remember(stamp: str, digest: str) -> str:
+    if len(_DIGESTS) >= MAX_REMEMBERED:
+        _DIGESTS.clear()
+    _DIGESTS[stamp] = digest
+    return digest
 
 
 def _stat(p: Path) -> tuple[int, float]:

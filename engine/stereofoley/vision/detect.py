@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence
@@ -74,9 +76,40 @@ def _missing_weights_message(weights: str | os.PathLike | None) -> str:
     )
 
 
+_DIGESTS: dict[tuple, str] = {}  # per process: (real path, size, mtime) -> BLAKE2b of the weights file
+
+
 def _file_digest(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+    stat = path.stat()
+    stamp = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+    if stamp not in _DIGESTS:
+        with path.open("rb") as f:
+            _DIGESTS[stamp] = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+    return _DIGESTS[stamp]
+
+
+# Loaded YOLO models, per process and thread (a render worker loads its model once, not once per clip; a model is
+# not shared between threads, which may predict at the same time). Few entries: a model is tens of MB.
+_MODELS: "OrderedDict[tuple, YoloDetector]" = OrderedDict()
+MAX_LOADED_MODELS = 4
+_MODELS_LOCK = threading.Lock()
+
+
+def loaded_yolo(path: Path, *, imgsz: int, conf: float, iou: float, classes) -> "YoloDetector":
+    """A YoloDetector for these weights and settings, loaded once per process and thread."""
+    stat = Path(path).stat()
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, imgsz, conf, iou,
+           None if classes is None else tuple(classes), threading.get_ident())
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            _MODELS.move_to_end(key)
+            return _MODELS[key]
+    detector = YoloDetector(path, imgsz=imgsz, conf=conf, iou=iou, classes=classes)
+    with _MODELS_LOCK:
+        _MODELS[key] = detector
+        while len(_MODELS) > MAX_LOADED_MODELS:
+            _MODELS.popitem(last=False)
+    return detector
 
 
 class YoloDetector:
@@ -213,7 +246,7 @@ def plan_detector(options: DetectorOptions, frame_width: int | None = None) -> D
                 raise MissingWeights(_missing_weights_message(weights))
             size = options.imgsz if options.imgsz is not None else auto_imgsz(frame_width) if frame_width else 640
             key = yolo_cache_key(_file_digest(path), size, options.conf, options.iou, options.classes)
-            return DetectorPlan("yolo", key, True, size, lambda: YoloDetector(
+            return DetectorPlan("yolo", key, True, size, lambda: loaded_yolo(
                 path, imgsz=size, conf=options.conf, iou=options.iou, classes=options.classes))
     det = make_detector(kind, weights, conf=options.conf, classes=options.classes)  # motion (auto: with its notice)
     return DetectorPlan(det.name, det.cache_key(), False, det.input_width, lambda: det)
