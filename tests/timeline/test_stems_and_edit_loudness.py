@@ -240,3 +240,29 @@ def test_rpp_envelopes_rebuild_the_mix_under_reaper_pan_law(moving_render):
         level_error, ild_r = compare(read(clip["wav"]), rebuilt)
         print(f"{clip['name']}: RPP rebuild within {level_error:.3f} dB, ILD r = {ild_r:.4f}")
         assert level_error <= 1.0 and ild_r >= 0.95
+
+
+def test_edit_loudness_rewrites_clips_in_threads_with_the_same_bytes_and_the_job_roots(tmp_path, monkeypatch):
+    """With --workers 2 the edit's one serial step (one gain over every file) runs two clips at a time: the files
+    are byte-identical to one at a time, and a job's confinement holds in the pool's threads."""
+    from stereofoley import files
+    from stereofoley.usecases import edit_loudness, parallel
+
+    # clips rendered in this process (the Dask executor is tested in test_parallel_render.py), so that only the
+    # edit-loudness step differs between the two renders
+    monkeypatch.setattr(parallel, "executor_for", lambda options: parallel.SerialExecutor())
+    scenes = {**near_far_scenes(), "mid": [(1, Trajectory.constant(pan=-0.4, distance_m=6.0))]}
+    serial = render(tmp_path / "one", scenes)
+    threaded = render(tmp_path / "two", scenes, workers=2)
+    files_of = lambda root: {p.name: p.read_bytes() for p in sorted((root / "out").glob("*.wav"))}
+    assert len(files_of(tmp_path / "one")) >= 6 and files_of(tmp_path / "one") == files_of(tmp_path / "two")
+    assert threaded["loudness"] == serial["loudness"]
+
+    calls = []
+    real = edit_loudness._gain_clip
+    monkeypatch.setattr(edit_loudness, "_gain_clip", lambda r, **kw: calls.append(files.confined_roots()) or real(r, **kw))
+    root = tmp_path / "three"
+    root.mkdir()
+    with files.confinement([root]):  # as a job runs: every file it opens is checked against these roots
+        render(root, scenes, workers=2)
+    assert len(calls) >= 3 and all(roots == (root.resolve(),) for roots in calls), calls  # None: unconfined

@@ -12,13 +12,17 @@ Nothing is rendered twice; the cost is one read and one write per file (bench/be
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from typing import Sequence
 
 import numpy as np
 import soundfile as sf
 
 from ..audio import write_bwf
+from ..files import confined_call
 from ..options import RenderOptions
 from ..spatial.loudness import LOUDNESS_TOLERANCE_LU, MAX_ROUNDS, gated_lufs, integrated_lufs, limit_true_peak, loudness_blocks
 from ..spatial.mix import peak_dbfs
@@ -59,19 +63,34 @@ def apply_edit_loudness(results: Sequence[ClipResult], options: RenderOptions) -
 def _apply_gain(results: Sequence[ClipResult], gain_db: float, options: RenderOptions) -> tuple[list[ClipResult], float]:
     """Every clip's files times one gain (mixes then limited); the results updated, and the edit's loudness."""
     gain = np.float32(10.0 ** (gain_db / 20.0))
+    one_clip = partial(_gain_clip, gain=gain, gain_db=gain_db, options=options)
+    # The clips are independent files: with --workers N they are rewritten N at a time (soundfile and numpy
+    # release the GIL), so the edit's one serial step does not undo the scale-out (bench/bench_render_scale.py).
+    threads = max(1, min(options.workers, len(os.sched_getaffinity(0)), len(results)))
+    if threads == 1:
+        done = [one_clip(r) for r in results]
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="edit-loudness") as pool:
+            # each in a copy of this context: a job's confinement holds in the pool's threads (files.py)
+            futures = [pool.submit(confined_call(one_clip, r)) for r in results]
+            done = [f.result() for f in futures]  # plan order, whatever order they finish in
+    blocks = [b for _, b in done if b is not None]
+    return [r for r, _ in done], gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
+
+
+def _gain_clip(r: ClipResult, *, gain: np.float32, gain_db: float,
+               options: RenderOptions) -> tuple[ClipResult, np.ndarray | None]:
+    """One clip's mix (gained, then limited), stems and diffuse stem times the gain, rewritten atomically; the
+    updated result and the mix's gating blocks."""
     subtype = options.settings.output_subtype
-    out, blocks = [], []
-    for r in results:
-        stereo = sf.read(str(r.wav), dtype="float32", always_2d=True)[0].T
-        stereo = limit_true_peak(stereo * gain, options.true_peak_dbtp) if stereo.shape[1] else stereo
-        write_bwf(r.wav, stereo, time_reference_samples=r.request.time_reference_samples,
-                  description=f"StereoFoley {__version__}", subtype=subtype, overwrite=True)
-        for path in (*r.stems, *((r.diffuse_wav,) if r.diffuse_wav is not None else ())):
-            stem = sf.read(str(path), dtype="float32", always_2d=True)[0].T
-            write_stem(path, stem * gain, r.request, subtype, overwrite=True)
-        if stereo.shape[1]:
-            blocks.append(loudness_blocks(stereo))
-        loudness = integrated_lufs(stereo) if stereo.shape[1] else -math.inf
-        out.append(replace(r, peak_dbfs=peak_dbfs(stereo), gain_db=r.gain_db + gain_db,
-                           loudness_lufs=loudness if math.isfinite(loudness) else None))
-    return out, gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
+    stereo = sf.read(str(r.wav), dtype="float32", always_2d=True)[0].T
+    stereo = limit_true_peak(stereo * gain, options.true_peak_dbtp) if stereo.shape[1] else stereo
+    write_bwf(r.wav, stereo, time_reference_samples=r.request.time_reference_samples,
+              description=f"StereoFoley {__version__}", subtype=subtype, overwrite=True)
+    for path in (*r.stems, *((r.diffuse_wav,) if r.diffuse_wav is not None else ())):
+        stem = sf.read(str(path), dtype="float32", always_2d=True)[0].T
+        write_stem(path, stem * gain, r.request, subtype, overwrite=True)
+    loudness = integrated_lufs(stereo) if stereo.shape[1] else -math.inf
+    result = replace(r, peak_dbfs=peak_dbfs(stereo), gain_db=r.gain_db + gain_db,
+                     loudness_lufs=loudness if math.isfinite(loudness) else None)
+    return result, loudness_blocks(stereo) if stereo.shape[1] else None
