@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av

@@ -265,7 +265,6 @@ def test_pan_gains_rejects_unknown_law():
 
 
 def test_half_rate_diffuse_field_matches_a_48k_convolution(noise):
-    import scipy.signal
 
     from stereofoley.spatial.dsp import convolve_send_half_rate, diffuse_ir, load_impulse_response
 

@@ -4,7 +4,6 @@ range in the OTIO, on the same sequence frames in the FCP XML and AAF (read back
 seconds in the RPP; every WAV has exactly the samples of its record range."""
 
 import math
-import re
 import xml.etree.ElementTree as ET
 from fractions import Fraction as F
 from pathlib import Path

@@ -2,7 +2,6 @@
 extension, clip / reel name, regex remaps, ambiguity reported, missing references relinked."""
 
 from fractions import Fraction as F
-from pathlib import Path
 
 import opentimelineio as otio
 import pytest

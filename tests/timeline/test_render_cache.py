@@ -4,7 +4,6 @@ is not run again (counted), and the WAVs come out identical."""
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 
 import opentimelineio as otio
 

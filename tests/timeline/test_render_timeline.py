@@ -2,7 +2,6 @@
 placement to the sample, media times requested, read-back of OTIO / FCP XML / RPP, partial failure, re-render."""
 
 import json
-import re
 from fractions import Fraction as F
 from pathlib import Path
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from stereofoley.cli import main
 from stereofoley.transport.codec import encode_message

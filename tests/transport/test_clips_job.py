@@ -3,16 +3,13 @@ OSC, gives the same WAV bytes as calling the clip use case directly."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from stereofoley.audio import write_wav
 from stereofoley.config import preset
 from stereofoley.transport.client import OscClient
-from stereofoley.transport.codec import PREFIX
 
 from .test_server import collect, submit
 

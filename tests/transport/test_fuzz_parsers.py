@@ -7,7 +7,6 @@ errors (StereoFoleyError, one line, naming the field) may come out. The counts a
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, seed, settings

@@ -25,7 +25,7 @@ import pytest
 import soundfile as sf
 
 from stereofoley import jobs as jobs_module
-from stereofoley.jobs import JobPool, parse_job, run_job
+from stereofoley.jobs import parse_job, run_job
 from stereofoley.transport import server as server_module
 from stereofoley.transport.client import OscClient
 from stereofoley.transport.codec import PREFIX, encode_message

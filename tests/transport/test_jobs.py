@@ -16,7 +16,7 @@ from stereofoley.files import safe_name
 from stereofoley.jobs import JobPool, parse_job, read_job, run_job
 from stereofoley.spatial.trajectory import Trajectory
 
-from .conftest import spatialize_job, write_source, write_trajectory
+from .conftest import spatialize_job
 
 
 def cli_render(root: Path, item: dict, name: str) -> bytes:

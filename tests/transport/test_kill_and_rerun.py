@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from stereofoley.files import atomic_output, clean_stale_parts
+from stereofoley.files import clean_stale_parts
 from stereofoley.jobs import parse_job, run_job
 
 from .conftest import spatialize_job
-from .test_clients_end import ENV, wait_for
+from .test_clients_end import ENV
 
 
 def test_a_killed_render_leaves_part_files_that_the_next_start_removes(root):

@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 
-from stereofoley.spatial.automation import Curve
 from stereofoley.errors import InvalidOscMessage, InvalidParameter
 from stereofoley.spatial.dsp import distance_gain
 from stereofoley.transport.client import OscClient
