@@ -29,6 +29,28 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
 
 
+def fuzz(strategy, n: int, parse) -> dict[str, int]:
+    """parse() each of n examples drawn from strategy (seed 17): {"accepted", "refused"}. Only the engine's own
+    error, one non-empty line, may come out of parse."""
+    outcomes = {"accepted": 0, "refused": 0}
+
+    @seed(17)
+    @settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(strategy)
+    def one(doc):
+        try:
+            parse(doc)
+        except StereoFoleyError as exc:
+            assert "\n" not in str(exc) and str(exc)
+            outcomes["refused"] += 1
+            return
+        outcomes["accepted"] += 1
+
+    one()
+    assert sum(outcomes.values()) >= n * 0.9 and outcomes["accepted"] > 0
+    return outcomes
+
+
 def _rooted(value, root: str):
     if isinstance(value, str):
         return value.replace("ROOT", root)
@@ -68,19 +90,9 @@ near_valid = st.one_of(
 
 def test_job_parser_raises_only_engine_errors(tmp_path: Path):
     root = str(tmp_path)
-    outcomes = {"accepted": 0, "refused": 0}
 
-    @seed(17)
-    @settings(max_examples=N_JOBS, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(st.one_of(jobs, near_valid))
-    def one(job):
-        try:
-            parsed = parse_job(_rooted(job, root), roots=(tmp_path,))
-        except StereoFoleyError as exc:
-            assert "\n" not in str(exc) and str(exc)
-            outcomes["refused"] += 1
-            return
-        outcomes["accepted"] += 1
+    def parse(job):
+        parsed = parse_job(_rooted(job, root), roots=(tmp_path,))
         named = [parsed.out_dir, parsed.timeline] + [getattr(i, a, None) for i in parsed.items
                                                      for a in ("media", "source", "trajectory")]
         named += [Path(p) for p in parsed.options.media_roots + parsed.options.libraries]
@@ -89,10 +101,8 @@ def test_job_parser_raises_only_engine_errors(tmp_path: Path):
                 continue  # trajectory points, not a file
             assert path is None or str(path).startswith(root), path  # nothing accepted outside the root
 
-    one()
+    outcomes = fuzz(st.one_of(jobs, near_valid), N_JOBS, parse)
     COUNTS.update(jobs=sum(outcomes.values()), jobs_accepted=outcomes["accepted"])
-    assert sum(outcomes.values()) >= N_JOBS * 0.9 and outcomes["accepted"] > 0
-
 
 rates = st.one_of(st.sampled_from([24, 25, 30000 / 1001, 0, -24, 1e-300, 1e300]),
                   st.floats(allow_nan=True, allow_infinity=True))
@@ -117,28 +127,16 @@ timelines = st.builds(lambda items, g: {"OTIO_SCHEMA": "Timeline.1", "name": "fu
 
 
 def test_timeline_parser_raises_only_engine_errors(tmp_path: Path):
-    outcomes = {"read": 0, "refused": 0}
     path = tmp_path / "fuzz.otio"
 
-    @seed(17)
-    @settings(max_examples=N_TIMELINES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(timelines)
-    def one(doc):
+    def parse(doc):
         path.write_text(json.dumps(doc))  # NaN and inf as JSON's NaN/Infinity, as Python's json writes them
-        try:
-            timeline = read_timeline(path)
-            timeline_rate(timeline)
-            picture_clips(timeline)
-        except StereoFoleyError as exc:
-            assert str(exc)
-            outcomes["refused"] += 1
-            return
-        outcomes["read"] += 1
+        timeline = read_timeline(path)
+        timeline_rate(timeline)
+        picture_clips(timeline)
 
-    one()
-    COUNTS.update(timelines=sum(outcomes.values()), timelines_read=outcomes["read"])
-    assert sum(outcomes.values()) >= N_TIMELINES * 0.9 and outcomes["read"] > 0
-
+    outcomes = fuzz(timelines, N_TIMELINES, parse)
+    COUNTS.update(timelines=sum(outcomes.values()), timelines_read=outcomes["accepted"])
 
 curves = st.lists(st.lists(numbers, min_size=0, max_size=3), max_size=4)
 tracks = st.fixed_dictionaries({}, optional={"track": numbers, "name": scalars, "curves": st.one_of(
@@ -149,21 +147,6 @@ previews = st.one_of(json_values, st.fixed_dictionaries({"clips": st.lists(st.fi
 
 
 def test_preview_parser_raises_only_engine_errors():
-    outcomes = {"loaded": 0, "refused": 0}
-
-    @seed(17)
-    @settings(max_examples=N_PREVIEWS, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(previews)
-    def one(doc):
-        try:
-            clips_from_json(doc)
-        except StereoFoleyError as exc:
-            assert str(exc)
-            outcomes["refused"] += 1
-            return
-        outcomes["loaded"] += 1
-
-    one()
-    COUNTS.update(previews=sum(outcomes.values()), previews_loaded=outcomes["loaded"])
+    outcomes = fuzz(previews, N_PREVIEWS, clips_from_json)
+    COUNTS.update(previews=sum(outcomes.values()), previews_loaded=outcomes["accepted"])
     print(json.dumps(COUNTS))
-    assert sum(outcomes.values()) >= N_PREVIEWS * 0.9 and outcomes["loaded"] > 0
