@@ -398,6 +398,13 @@ class Selection:
                 raise InvalidParameter(f"selection range {self.range_s!r} must be finite with end > start (seconds)")
 
 
+def selected_empty_clips(timeline: otio.schema.Timeline, selection: Selection) -> list[dict[str, str]]:
+    """The empty clips (empty_clips) a render reports: all of them when the selection is the default, else only
+    those it names by id or name (a user who picked other clips did not ask about these)."""
+    return [e for e in empty_clips(timeline)
+            if selection == Selection() or {e["id"], e["name"]} & set(selection.clips)]
+
+
 def select(timeline: otio.schema.Timeline, clips: Sequence[PictureClip], selection: Selection) -> list[PictureClip]:
     """The picture clips the selection picks, in record order."""
     explicit = bool(selection.clips or selection.tracks)

@@ -25,8 +25,8 @@ from ..timeline import aaf
 from ..timeline.fcp_xml import write_fcp_xml
 from ..timeline.media import MediaSearch, file_offset_s, reference_path
 from ..timeline.output import FoleyClip, foley_clips_in, output_timeline, write_otio
-from ..timeline.plan import (PictureClip, Selection, empty_clips, global_start_s, media_folder, nothing_selected,
-                             picture_clips, read_timeline, select, timeline_rate, zipped_media)
+from ..timeline.plan import (PictureClip, Selection, global_start_s, media_folder, nothing_selected, picture_clips,
+                             read_timeline, select, selected_empty_clips, timeline_rate, zipped_media)
 from ..timeline.relink import resolve_all
 from ..timeline.request import clip_request
 from ..timeline.timemap import rate_fraction, rational, sample_index
@@ -58,11 +58,9 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     rate = timeline_rate(timeline)
     clips = picture_clips(timeline)
     chosen = select(timeline, clips, selection)
-    # clips of zero or negative duration cannot be placed: reported, not dropped (unless the user named others)
-    empty = [e for e in empty_clips(timeline) if not (selection.clips or selection.tracks or selection.markers
-             or selection.colors or selection.range_s) or {e["id"], e["name"]} & set(selection.clips)]
+    empty = selected_empty_clips(timeline, selection)  # zero or negative duration: reported, not dropped
     if not chosen:
-        why = "; ".join(f"{e['name']} ({e['id']}): {e['reason']}" for e in empty)
+        why = _reasons(empty)
         raise UnsupportedTimeline(nothing_selected(path, timeline, clips, _describe(selection)) + (f"; {why}" if why else ""))
     search = MediaSearch(timeline_dir=media_folder(path), roots=tuple(Path(r) for r in options.media_roots),
                          remaps=tuple(MediaSearch.parse_remap(r) for r in options.remaps))
@@ -91,7 +89,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
             planned.append((c, found.path))
     if not planned:
         raise UnsupportedTimeline(f"{path}: none of the {len(chosen)} selected clips can be rendered: "
-                                  + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
+                                  + _reasons(skipped))
     wav_paths = {c.id: out_dir / f"{safe_name(Path(c.name).stem if '.' in c.name else c.name, 60)}_{c.id.replace('.', '-')}.wav"
                  for c, _ in planned}
     if not (options.overwrite or options.resume):  # fail before rendering anything, never after an hour of work
@@ -133,7 +131,7 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     warnings = [{"id": c.id, "name": c.name, "reason": r.warning} for c, r in done if r.warning]
     if not rendered:
         raise UnsupportedTimeline(f"{path}: no clip could be rendered: "
-                                  + "; ".join(f"{s['name']} ({s['id']}): {s['reason']}" for s in skipped))
+                                  + _reasons(skipped))
     t_rendered = time.perf_counter()
 
     # Re-rendering some clips keeps the Foley clips an earlier run wrote for the others.
@@ -257,6 +255,11 @@ def _rpp_text(timeline: otio.schema.Timeline) -> str:
     except otio.exceptions.NotSupportedError:  # the plug-in is not registered (package not installed)
 
         return rpp_adapter.write_to_string(timeline)
+
+
+def _reasons(entries: list[dict[str, str]]) -> str:
+    """Skipped clips as one line: "name (id): reason; ..."."""
+    return "; ".join(f"{e['name']} ({e['id']}): {e['reason']}" for e in entries)
 
 
 def _describe(selection: Selection) -> str:
