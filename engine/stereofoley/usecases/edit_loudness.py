@@ -12,7 +12,6 @@ Nothing is rendered twice; the cost is one read and one write per file (bench/be
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
@@ -27,6 +26,7 @@ from ..options import RenderOptions
 from ..spatial.loudness import LOUDNESS_TOLERANCE_LU, MAX_ROUNDS, gated_lufs, integrated_lufs, limit_true_peak, loudness_blocks
 from ..spatial.mix import peak_dbfs
 from .clip import ClipResult, write_stem
+from .parallel import usable_cores
 from .. import __version__
 
 
@@ -66,7 +66,7 @@ def _apply_gain(results: Sequence[ClipResult], gain_db: float, options: RenderOp
     one_clip = partial(_gain_clip, gain=gain, gain_db=gain_db, options=options)
     # The clips are independent files: with --workers N they are rewritten N at a time (soundfile and numpy
     # release the GIL), so the edit's one serial step does not undo the scale-out (bench/bench_render_scale.py).
-    threads = max(1, min(options.workers, len(os.sched_getaffinity(0)), len(results)))
+    threads = max(1, min(options.workers, usable_cores(), len(results)))
     if threads == 1:
         done = [one_clip(r) for r in results]
     else:
