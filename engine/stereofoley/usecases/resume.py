@@ -42,7 +42,6 @@ from .clip import ClipResult
 from .edit_loudness import apply_edit_loudness
 
 RECORD_VERSION = 1
-# Fields that change how a render runs, never what it writes.
 # Fields that change how a render runs, never what it writes. media_roots and remaps only find media, whose
 # identity is in the fingerprint: resuming with another --media-root (to find a missing clip) keeps the rest.
 NOT_IN_FINGERPRINT = frozenset({"overwrite", "resume", "cache", "cache_dir", "workers", "scheduler", "worker_path_map",
@@ -56,10 +55,9 @@ def record_path(wav: Path) -> Path:
 # ------------------------------------------------------------------------------------------------ fingerprint
 def fingerprint(request: ClipRequest, options: RenderOptions, deferred: bool) -> dict[str, Any]:
     """What a clip's files depend on, as JSON. deferred: edit-scope loudness (the files wait for the edit's gain)."""
-    req = dataclasses.asdict(request)
-    req["media_path"] = str(request.media_path)
     opts = {k: v for k, v in dataclasses.asdict(options).items() if k not in NOT_IN_FINGERPRINT}
-    return {"engine": __version__, "media": _identity(request.media_path), "request": req, "options": opts,
+    return {"engine": __version__, "media": _identity(request.media_path), "request": _request_json(request),
+            "options": opts,
             "option_files": {p: _identity(p) for p in _option_paths(options)},
             "loudness": "edit" if deferred else "clip"}
 
@@ -168,11 +166,13 @@ def _intact(record: dict) -> bool:
     return all(isinstance(stat, list) and _file_stat(Path(p)) == stat for p, stat in record["files"].items())
 
 
+def _request_json(request: ClipRequest) -> dict[str, Any]:
+    return {**dataclasses.asdict(request), "media_path": str(request.media_path)}
+
+
 def _result_json(r: ClipResult) -> dict[str, Any]:
-    request = dataclasses.asdict(r.request)
-    request["media_path"] = str(r.request.media_path)
     opt = lambda p: None if p is None else str(Path(p).resolve())
-    return {"request": request, "wav": opt(r.wav), "objects": list(r.objects), "peak_dbfs": r.peak_dbfs,
+    return {"request": _request_json(r.request), "wav": opt(r.wav), "objects": list(r.objects), "peak_dbfs": r.peak_dbfs,
             "loudness_lufs": r.loudness_lufs, "detector": r.detector, "tracks": opt(r.tracks), "gain_db": r.gain_db,
             "diffuse_wav": opt(r.diffuse_wav), "stems": [opt(p) for p in r.stems],
             "loudness_blocks": None if r.loudness_blocks is None else np.asarray(r.loudness_blocks).tolist(),
