@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import json
 import os
 import re
@@ -282,3 +283,22 @@ def check_status_target(path: str | os.PathLike) -> Path:
 def default_roots() -> tuple[Path, ...]:
     """Home and the system temporary folder: where host projects and their job files normally live."""
     return tuple(dict.fromkeys(Path(os.path.realpath(p)) for p in (Path.home(), tempfile.gettempdir())))
+
+
+# ------------------------------------------------------------------------------------------------ content hashes
+_DIGESTS: dict[tuple, str] = {}  # per process: (real path, size, mtime_ns, digest size) -> hex BLAKE2b
+MAX_REMEMBERED_DIGESTS = 4096
+
+
+def file_digest(path: str | os.PathLike, *, digest_size: int) -> str:
+    """BLAKE2b of every byte of a file, hashed once per process for each (real path, size, mtime): a render
+    worker sees the same media and weights in many clips."""
+    stat = os.stat(path)
+    stamp = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, digest_size)
+    if stamp not in _DIGESTS:
+        with open(path, "rb") as f:
+            digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=digest_size)).hexdigest()
+        if len(_DIGESTS) >= MAX_REMEMBERED_DIGESTS:
+            _DIGESTS.clear()
+        _DIGESTS[stamp] = digest
+    return _DIGESTS[stamp]

@@ -169,14 +169,13 @@ def test_a_process_loads_a_model_once_and_hashes_a_file_once(tmp_path, counting,
     import hashlib
     import threading
 
-    from stereofoley.vision import cache as cache_module
+    from stereofoley import files
     from stereofoley.vision.detect import plan_detector
 
     hashed = []
     real_digest = hashlib.file_digest
     monkeypatch.setattr(hashlib, "file_digest", lambda f, *a, **k: hashed.append(f.name) or real_digest(f, *a, **k))
-    monkeypatch.setattr(detect, "_DIGESTS", {})
-    monkeypatch.setattr(cache_module, "_DIGESTS", {})
+    monkeypatch.setattr(files, "_DIGESTS", {})
     options = DetectorOptions(detector="yolo", weights=SPRITES, imgsz=160)
     first = plan_detector(options).build()
     assert plan_detector(options).build() is first and counting["loads"] == 1

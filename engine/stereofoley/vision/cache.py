@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InvalidParameter
-from ..files import write_text_atomic
+from ..files import file_digest, write_text_atomic
 from .tracks import Analysis, read_tracks, write_tracks
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
@@ -137,32 +137,18 @@ class AnalysisCache:
         """
         stat = path.stat()
         stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-        if stamp in _DIGESTS:  # this process hashed it already (a render worker sees one file in many clips)
-            return _DIGESTS[stamp]
         memo = self.folder / f"{hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest()}{MEDIA_SUFFIX}"
         try:
             known = json.loads(memo.read_text(encoding="utf-8"))
             if known.get("stamp") == stamp and isinstance(known.get("blake2b"), str):
                 os.utime(memo)
-                return _remember(stamp, known["blake2b"])
+                return known["blake2b"]
         except (OSError, ValueError, AttributeError):
             pass
-        with path.open("rb") as f:
-            digest = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
+        digest = file_digest(path, digest_size=20)  # hashed once per process (files.file_digest)
         self.folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(memo, json.dumps({"stamp": stamp, "blake2b": digest}), overwrite=True)
-        return _remember(stamp, digest)
-
-
-_DIGESTS: dict[str, str] = {}  # per process: "path|size|mtime_ns" -> BLAKE2b of the media's bytes
-MAX_REMEMBERED = 4096
-
-
-def _remember(stamp: str, digest: str) -> str:
-    if len(_DIGESTS) >= MAX_REMEMBERED:
-        _DIGESTS.clear()
-    _DIGESTS[stamp] = digest
-    return digest
+        return digest
 
 
 def _stat(p: Path) -> tuple[int, float]:

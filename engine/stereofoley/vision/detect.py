@@ -13,7 +13,6 @@ A detector may need a few frames of a shot before it can detect (`warmup_frames`
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -25,6 +24,7 @@ from typing import Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from ..errors import InvalidParameter, MissingWeights
+from ..files import file_digest
 from .detections import MOTION_CLASS, Detections  # noqa: F401 (re-exported)
 from .motion import MotionDetector  # noqa: F401 (re-exported)
 from .options import DEFAULT_CONF, DEFAULT_IOU, DETECTORS, DetectorOptions, auto_imgsz, check_imgsz, parse_classes
@@ -76,16 +76,8 @@ def _missing_weights_message(weights: str | os.PathLike | None) -> str:
     )
 
 
-_DIGESTS: dict[tuple, str] = {}  # per process: (real path, size, mtime) -> BLAKE2b of the weights file
-
-
 def _file_digest(path: Path) -> str:
-    stat = path.stat()
-    stamp = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-    if stamp not in _DIGESTS:
-        with path.open("rb") as f:
-            _DIGESTS[stamp] = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
-    return _DIGESTS[stamp]
+    return file_digest(path, digest_size=16)
 
 
 # Loaded YOLO models, per process and thread (a render worker loads its model once, not once per clip; a model is
