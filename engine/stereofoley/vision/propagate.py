@@ -23,6 +23,7 @@ FB_MAX_PX = 1.0  # forward-backward error above which a point is dropped
 SCALE_RANGE = (0.8, 1.25)  # per-frame box scale change kept within this
 NCC_MIN = 0.8  # a box flow lost is carried where its patch correlates at least this well
 NCC_MIN_STD = 4.0  # grey-level spread below which a patch has nothing to match (a flat area)
+SAME_OBJECT_IOU = 0.3  # a carried box and a detection overlapping this much are one object
 EDGE = 0.01  # a box within this fraction of the width of a side edge is at the edge (entering or leaving)
 _LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 
@@ -135,15 +136,16 @@ class SparseDetection:
     `push(index, image)` returns the frames now settled, in order, as (index, image, Detections, parent); results
     lag up to `every` frames. Carried boxes keep the confidence of the detection they came from. `parent[i]` is
     the row of the previous settled frame's Detections that row i continues (-1: none known): a carried box's
-    source, and for a detection the source of the carried box it overlaps most (IoU >= 0.3, same class, one to
-    one). The caller keeps a track's identity along these links (analyze.py), so an object the tracker loses
-    between detections (ByteTrack drops low-confidence boxes of tracks it has lost) keeps its track. At each
-    detection:
+    source, and for a detection the source of the carried box it overlaps most (IoU >= SAME_OBJECT_IOU, same
+    class, one to one). The caller keeps a track's identity along these links (analyze.py), so an object the
+    tracker loses between detections (ByteTrack drops low-confidence boxes of tracks it has lost) keeps its
+    track. At each detection:
 
-    - an object the detector finds with confidence >= `confident` that no carried box overlaps (IoU < 0.3), away
-      from the side edges, has appeared since the last detection, so the detector also runs (batched) on the
-      frames in between: it is found as soon as every-frame detection would find it. One entering at a side edge
-      is not looked for earlier: the placement extends a track first seen at an edge back to it (placement.py).
+    - an object the detector finds with confidence >= `confident` that no carried box overlaps (IoU <
+      SAME_OBJECT_IOU), away from the side edges, has appeared since the last detection, so the detector also
+      runs (batched) on the frames in between: it is found as soon as every-frame detection would find it. One
+      entering at a side edge is not looked for earlier: the placement extends a track first seen at an edge
+      back to it (placement.py).
     - a confident carried box no detection overlaps (the detector missed the object this once: small or partly
       hidden objects come and go at low confidence) is kept for this frame, once: a detector blink does not
       make the tracker lose the object (ByteTrack takes low-confidence boxes only for tracks it has not lost).
@@ -195,7 +197,7 @@ class SparseDetection:
             else:
                 parent = _link(found, carried, source)
             missed = (carried.confidence >= self.confident) & ~bridged
-            missed &= box_iou(carried.xyxy_norm, found.xyxy_norm).max(axis=1, initial=0.0) < 0.3
+            missed &= box_iou(carried.xyxy_norm, found.xyxy_norm).max(axis=1, initial=0.0) < SAME_OBJECT_IOU
             if missed.any():
                 found = Detections(np.concatenate([found.xyxy_norm, carried.xyxy_norm[missed]]),
                                    np.concatenate([found.confidence, carried.confidence[missed]]),
@@ -216,15 +218,16 @@ class SparseDetection:
         if len(sure) == 0:
             return False
         overlap = box_iou(sure, carried.xyxy_norm)
-        return bool(np.any(overlap.max(axis=1, initial=0.0) < 0.3))
+        return bool(np.any(overlap.max(axis=1, initial=0.0) < SAME_OBJECT_IOU))
 
 
 def _link(found: Detections, carried: Detections, source: np.ndarray) -> np.ndarray:
-    """Per row of found: the source row of the carried box of its class it overlaps most (IoU >= 0.3), one to one."""
+    """Per row of found: the source row of the carried box of its class it overlaps most (IoU >=
+    SAME_OBJECT_IOU), one to one."""
     parent = np.full(len(found), -1)
     iou = box_iou(found.xyxy_norm, carried.xyxy_norm)
     iou[found.class_id[:, None] != carried.class_id[None, :]] = 0.0
-    while iou.size and iou.max() >= 0.3:
+    while iou.size and iou.max() >= SAME_OBJECT_IOU:
         i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
         parent[i] = source[j]
         iou[i, :] = 0.0
