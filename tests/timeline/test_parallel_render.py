@@ -112,6 +112,8 @@ def test_two_local_workers_write_the_same_bytes_as_one(edit, serial, tmp_path, c
     assert execution["mode"] == "dask" and execution["workers"] == 2 and execution["memory_limit_mb"] == 2048
     per_worker = execution["per_worker"]
     assert len(per_worker) == 2 and sum(w["clips"] for w in per_worker.values()) == 6  # both workers rendered
+    # the edit's one loudness gain was applied to each clip's files by the workers, not by the client
+    assert sum(execution["edit_gain_tasks"].values()) == 6 and set(execution["edit_gain_tasks"]) <= set(per_worker)
     assert all(0 < w["peak_rss_mb"] < 2048 for w in per_worker.values())
     assert execution["startup_s"] > 0 and execution["render_s"] > 0
     serial_report = json.loads((serial / "edit.stereofoley.json").read_text())
@@ -219,6 +221,7 @@ def test_a_worker_runs_under_the_jobs_roots(media, dask_cluster, tmp_path):
         with pytest.raises(UnsupportedTimeline) as refused:
             render_timeline(edit, inside / "refused", options=mapped, write_aaf=False)
     assert ok["status"] == "ok" and len(ok["clips"]) == 2
+    assert sum(ok["execution"]["edit_gain_tasks"].values()) == 2  # the gain, too, ran on the worker under the roots
     assert "PathNotAllowed" in str(refused.value) and "outside the allowed roots" in str(refused.value)
 
 
@@ -280,6 +283,30 @@ def test_ctrl_c_cancels_the_pending_clips_and_closes_the_cluster(long_edit, tmp_
     assert 1 <= len(resumed["resumed"]) and set(resumed["resumed"]) <= on_disk
     assert sorted(resumed["resumed"] + resumed["rendered"]) == sorted(c["id"] for c in resumed["clips"])
     clean = render_timeline(long_edit, tmp_path / "clean", options=RenderOptions(**OPTIONS))
+    for c in clean["clips"]:
+        assert Path(c["wav"]).read_bytes() == (out / Path(c["wav"]).name).read_bytes()
+
+
+def test_ctrl_c_while_the_workers_apply_the_edit_gain_leaves_whole_files_and_resumes_to_the_clean_bytes(long_edit, tmp_path):
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    seen = []
+
+    def progress(fraction, message):
+        seen.append((fraction, message))
+        if message.startswith("edit loudness: clips 1/"):
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        render_timeline(long_edit, out, options=RenderOptions(**OPTIONS, workers=2), progress=progress)
+    assert not new_children(before)
+    assert len(mixes(out)) == 8 and not (out / "long.stereofoley.otio").exists()
+    assert_no_half_files(out)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0  # the bar never went back for the gain step
+    resumed = render_timeline(long_edit, out, options=RenderOptions(**OPTIONS, workers=2, resume=True))
+    clean = render_timeline(long_edit, tmp_path / "clean", options=RenderOptions(**OPTIONS))
+    assert resumed["loudness"] == clean["loudness"]
     for c in clean["clips"]:
         assert Path(c["wav"]).read_bytes() == (out / Path(c["wav"]).name).read_bytes()
 

@@ -242,27 +242,52 @@ def test_rpp_envelopes_rebuild_the_mix_under_reaper_pan_law(moving_render):
         assert level_error <= 1.0 and ild_r >= 0.95
 
 
-def test_edit_loudness_rewrites_clips_in_threads_with_the_same_bytes_and_the_job_roots(tmp_path, monkeypatch):
-    """With --workers 2 the edit's one serial step (one gain over every file) runs two clips at a time: the files
-    are byte-identical to one at a time, and a job's confinement holds in the pool's threads."""
-    from stereofoley import files
-    from stereofoley.usecases import edit_loudness, parallel
+class FixedMixer:
+    """A clip mixer giving each media file (by stem) a fixed stereo mix, no objects."""
 
-    # clips rendered in this process (the Dask executor is tested in test_parallel_render.py), so that only the
-    # edit-loudness step differs between the two renders
-    monkeypatch.setattr(parallel, "executor_for", lambda options: parallel.SerialExecutor())
-    scenes = {**near_far_scenes(), "mid": [(1, Trajectory.constant(pan=-0.4, distance_m=6.0))]}
-    serial = render(tmp_path / "one", scenes)
-    threaded = render(tmp_path / "two", scenes, workers=2)
-    files_of = lambda root: {p.name: p.read_bytes() for p in sorted((root / "out").glob("*.wav"))}
-    assert len(files_of(tmp_path / "one")) >= 6 and files_of(tmp_path / "one") == files_of(tmp_path / "two")
-    assert threaded["loudness"] == serial["loudness"]
+    def __init__(self, mixes: dict[str, np.ndarray]):
+        self.mixes = mixes
 
-    calls = []
-    real = edit_loudness._gain_clip
-    monkeypatch.setattr(edit_loudness, "_gain_clip", lambda r, **kw: calls.append(files.confined_roots()) or real(r, **kw))
-    root = tmp_path / "three"
-    root.mkdir()
-    with files.confinement([root]):  # as a job runs: every file it opens is checked against these roots
-        render(root, scenes, workers=2)
-    assert len(calls) >= 3 and all(roots == (root.resolve(),) for roots in calls), calls  # None: unconfined
+    def __call__(self, request, options, progress=None):
+        x = self.mixes[request.media_path.stem]
+        return ClipMix(np.tile(x, (2, 1))[:, :request.n_samples].astype(np.float32), (), None, "fixed")
+
+
+def test_the_edit_gain_limits_only_the_mixes_past_the_ceiling_and_reads_only_those_in_its_rounds(tmp_path, monkeypatch):
+    """A steady clip and a clip of clicks: the edit's gain takes the clicks past -1 dBTP, so that mix is limited
+    (and the gain raised until the edit is at the target); the steady mix is the raw one times the gain, and
+    the rounds that find the gain never read it (its true peak, measured at render, stays under)."""
+    from stereofoley.spatial.loudness import true_peak_level
+    from stereofoley.usecases import edit_loudness
+
+    rng = np.random.default_rng(7)
+    n = (CLIP_FRAMES + 24) * SAMPLE_RATE_HZ // RATE + SAMPLE_RATE_HZ
+    steady = (10 ** (-40 / 20) * rng.standard_normal(n)).astype(np.float32)
+    clicks = (10 ** (-50 / 20) * rng.standard_normal(n)).astype(np.float32)
+    for start in range(0, n - 240, SAMPLE_RATE_HZ // 4):  # four 5 ms clicks a second, peaks at -6 dBFS
+        clicks[start:start + 240] = 0.5 * np.sin(np.linspace(0, 6 * np.pi, 240)) * np.hanning(240)
+    mixer = FixedMixer({"steady": steady, "clicks": clicks})
+    media = [make_video(tmp_path / "media" / f"{name}.mp4", Fraction(RATE), CLIP_FRAMES + 24) for name in mixer.mixes]
+    path = tmp_path / "edit.otio"
+    otio.adapters.write_to_file(timeline_of(media), str(path))
+
+    measured = []
+    real = edit_loudness._limited_blocks
+    monkeypatch.setattr(edit_loudness, "_limited_blocks", lambda r, *a: measured.append(r.request.name) or real(r, *a))
+    raw = render_timeline(path, tmp_path / "raw", options=RenderOptions(loudness_lufs=None), mixer=mixer, write_aaf=False)
+    report = render_timeline(path, tmp_path / "out", options=RenderOptions(loudness_lufs=-20.0, true_peak_dbtp=-1.0),
+                             mixer=mixer, write_aaf=False)
+    gain_db = report["loudness"]["gain_db"]
+    assert abs(report["loudness"]["lufs"] + 20.0) <= 0.1, report["loudness"]
+    mixes = [sf.read(c["wav"], dtype="float32", always_2d=True)[0].T for c in report["clips"]]
+    peaks = [true_peak_level(x) for x in mixes]
+    assert -1.5 <= peaks[1] <= -1.0 + 1e-3 and peaks[0] < -1.0  # the clicks limited to the ceiling
+    raw_steady = sf.read(raw["clips"][0]["wav"], dtype="float32", always_2d=True)[0].T
+    ratio_db = 20 * np.log10(np.max(np.abs(mixes[0])) / np.max(np.abs(raw_steady)))
+    assert abs(ratio_db - gain_db) < 0.001 and np.allclose(mixes[0], raw_steady * 10 ** (gain_db / 20), atol=2e-7)
+    raw_clicks = sf.read(raw["clips"][1]["wav"], dtype="float32", always_2d=True)[0].T
+    assert 20 * np.log10(np.max(np.abs(mixes[1])) / np.max(np.abs(raw_clicks))) < gain_db - 1.0  # limited
+    blocks = np.concatenate([loudness_blocks(x) for x in mixes])
+    assert abs(gated_lufs(blocks) + 20.0) <= 0.1  # the files as written are the edit at the target
+    assert measured and set(measured) == {"shot2"}, measured  # only the clicks were read while finding the gain
+    print(f"edit gain {gain_db:.2f} dB, {len(measured)} round(s) measured the limited clip; peaks {peaks}")

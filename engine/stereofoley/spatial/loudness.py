@@ -52,15 +52,19 @@ def integrated_lufs(audio: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> float:
 
 
 def _limit_true_peak(y: np.ndarray, ceiling_dbtp: float) -> np.ndarray:
-    """Limit at a sample ceiling lowered by the measured inter-sample overshoot until the true peak is under."""
-    sample_ceiling_db = ceiling_dbtp
+    """Limit at the ceiling as a sample ceiling, lowered by the inter-sample overshoot that is left, until the true
+    peak is under. Each try limits the input afresh, so the result sits just under the ceiling: lowering the
+    sample ceiling by the whole excess over it (the input's) would take a peak 10 dB over to 10 dB under."""
+    if true_peak_level(y) <= ceiling_dbtp:
+        return y
+    sample_ceiling_db, limited = ceiling_dbtp, y
     for _ in range(8):
-        over_db = true_peak_level(y) - ceiling_dbtp
+        limited = limit(y, sample_ceiling_db)
+        over_db = true_peak_level(limited) - ceiling_dbtp
         if over_db <= 0.0:
             break
         sample_ceiling_db -= over_db + 0.02
-        y = limit(y, sample_ceiling_db)
-    return y
+    return limited
 
 
 def true_peak_level(audio: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> float:

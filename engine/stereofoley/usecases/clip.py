@@ -11,6 +11,7 @@ The data that leaves this module (the clip result JSON) is described in docs/con
 from __future__ import annotations
 
 import contextlib
+import math
 import contextvars
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, OutputExists
 from ..files import check_output_path, glob_escape, safe_name
 from ..spatial.automation import GAIN_DB_MAX_ERROR, PAN_MAX_ERROR, Curve, curves_for
-from ..spatial.loudness import integrated_lufs, loudness_blocks, normalize_with_gain
+from ..spatial.loudness import integrated_lufs, loudness_blocks, normalize_with_gain, true_peak_level
 from ..spatial.mix import SoundObject, peak_dbfs, render_parts
 from ..spatial.trajectory import Trajectory
 from ..timeline.request import ClipRequest
@@ -84,6 +85,7 @@ class ClipResult:
     diffuse_wav: Path | None = None  # the diffuse field's stereo stem
     stems: tuple[Path, ...] = ()  # the objects' stems, in object order
     loudness_blocks: np.ndarray | None = None  # the record's BS.1770 gating blocks before any loudness gain
+    true_peak_dbtp: float | None = None  # edit scope: the mix's true peak before any loudness gain (None: unknown)
     analysed_fraction: float = 1.0  # of the media range, the part whose picture decoded (ClipMix)
     warning: str = ""  # set when analysed_fraction < 1: what is missing
 
@@ -287,9 +289,10 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
                            f"expected (2, {request.n_samples})")
     record = slice(request.head_samples, request.head_samples + request.record_samples)
     stereo = stereo[:, record]
-    loudness, gain_db, blocks = None, 0.0, None
-    if defer_loudness:
+    loudness, gain_db, blocks, true_peak = None, 0.0, None, None
+    if defer_loudness:  # what the edit's one gain is found from (usecases/edit_loudness.py)
         blocks = loudness_blocks(stereo) if stereo.shape[1] else np.zeros(0)
+        true_peak = true_peak_level(stereo) if stereo.shape[1] else -math.inf
     elif options.loudness_lufs is not None:
         stereo, gain_db = normalize_with_gain(stereo, options.loudness_lufs, options.true_peak_dbtp)
         loudness = integrated_lufs(stereo)
@@ -324,7 +327,7 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
         written_tracks = write_tracks(mix.analysis, tracks, overwrite=options.overwrite)
     result = ClipResult(request, wav, tuple(objects), peak_dbfs(stereo), loudness, mix.detector, written_tracks,
                         gain_db=gain_db, diffuse_wav=diffuse_wav, stems=tuple(stems), loudness_blocks=blocks,
-                        analysed_fraction=mix.analysed_fraction, warning=mix.warning)
+                        true_peak_dbtp=true_peak, analysed_fraction=mix.analysed_fraction, warning=mix.warning)
     finished = _ON_FINISHED.get()
     if finished is not None:  # after every file of the clip is in place: a kill after this keeps the clip
         finished(result, options, defer_loudness)

@@ -3,31 +3,41 @@
 Per-clip normalisation brings every clip to the target: a far shot and a near shot of the same object come out
 equally loud. Edit scope (options.loudness_scope == "edit", the default for `stereofoley render` and timeline
 jobs) renders every clip without loudness gain (`render_clip_files(..., defer_loudness=True)` keeps each clip's
-BS.1770 gating blocks: a few floats per 100 ms, never the audio), gates the blocks of all clips together — the
-integrated loudness of the clips played one after another — and applies ONE gain to every written mix, stem
-and diffuse stem (each file rewritten atomically, `audio.write_bwf`), then each mix's true-peak limiter.
-Nothing is rendered twice; the cost is one read and one write per file (bench/bench_edit_loudness.py).
+BS.1770 gating blocks, a few floats per 100 ms, never the audio, and its mix's true peak), gates the blocks of
+all clips together (the integrated loudness of the clips played one after another) and finds ONE gain that
+brings the edit to the target with every mix under its true-peak ceiling. Each mix, stem and diffuse stem is
+then read, gained and rewritten once (atomically, `audio.write_bwf`), each mix through the true-peak limiter.
+
+Limiting costs loudness, so the gain is found in rounds (at most MAX_ROUNDS) before any file is written: a mix
+whose true peak stays under the ceiling at the gain has its blocks scaled (exact: loudness is linear in energy);
+only the mixes the limiter would touch are read to measure them limited. The per-clip work runs through
+`map_clips` (usecases/parallel.py: on the Dask workers that rendered the clips, or here), clip by clip in plan
+order, so the result does not depend on where it ran. Cost: bench/bench_edit_loudness.py.
 """
 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from functools import partial
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import soundfile as sf
 
 from ..audio import write_bwf
-from ..files import confined_call
 from ..options import RenderOptions
-from ..spatial.loudness import LOUDNESS_TOLERANCE_LU, MAX_ROUNDS, gated_lufs, integrated_lufs, limit_true_peak, loudness_blocks
+from ..spatial.loudness import (LOUDNESS_TOLERANCE_LU, MAX_ROUNDS, gated_lufs, limit_true_peak, loudness_blocks,
+                                true_peak_level)
 from ..spatial.mix import peak_dbfs
 from .clip import ClipResult, write_stem
-from .parallel import usable_cores
 from .. import __version__
+
+# map_clips(fn, results, *args) -> [fn(result, *args) for result in results], wherever it runs; fn returns
+# (the result, possibly updated, a value).
+MapClips = Callable[..., list[tuple[ClipResult, Any]]]
+# A mix whose true peak at the gain is this far under the ceiling is not read during the rounds: its file is 24-bit
+# (or float) PCM of the float mix the peak was measured on, so the file's peak differs by far less than this.
+PREDICTION_MARGIN_DB = 0.05
 
 
 def edit_gain_db(results: Sequence[ClipResult], target_lufs: float) -> tuple[float, float]:
@@ -38,59 +48,87 @@ def edit_gain_db(results: Sequence[ClipResult], target_lufs: float) -> tuple[flo
     return before, (target_lufs - before) if math.isfinite(before) else 0.0
 
 
-def apply_edit_loudness(results: Sequence[ClipResult], options: RenderOptions) -> tuple[list[ClipResult], dict]:
+def apply_edit_loudness(results: Sequence[ClipResult], options: RenderOptions,
+                        map_clips: MapClips | None = None) -> tuple[list[ClipResult], dict]:
     """Bring the clips rendered with defer_loudness=True to options.loudness_lufs as one edit. Returns the
     results with their new peak, loudness and gain, and the edit's summary for the report:
     {"scope": "edit", "before_lufs", "gain_db", "lufs"} (lufs: the edit as written, after the limiters).
 
-    Like `spatial.loudness.normalize` for one clip: gain, then each mix's true-peak limiter; limiting costs
-    loudness, so while the edit is more than 0.1 LU off the target the (small) remaining gain is applied again,
-    at most MAX_ROUNDS times. Stems and diffuse stems take every round's gain and no limiter."""
+    As `spatial.loudness.normalize` does for one clip, the true-peak ceiling wins over the target: while the
+    limited edit is more than 0.1 LU off, the gain is raised by what is missing (at most MAX_ROUNDS rounds).
+    Stems and diffuse stems carry the gain and no limiter. map_clips: where the per-clip work runs (default: here)."""
     if options.loudness_lufs is None:
         return list(results), {"scope": "edit", "lufs": None}
-    before, step_db = edit_gain_db(results, options.loudness_lufs)
-    out, total_db, after = list(results), 0.0, before
-    for _ in range(MAX_ROUNDS if math.isfinite(before) else 0):
-        out, after = _apply_gain(out, step_db, options)
-        total_db += step_db
-        step_db = options.loudness_lufs - after
-        if not math.isfinite(after) or abs(step_db) <= LOUDNESS_TOLERANCE_LU:
+    map_clips = map_clips or _here
+    target = options.loudness_lufs
+    before, gain_db = edit_gain_db(results, target)
+    if not math.isfinite(before):  # silent throughout: nothing to move
+        return list(results), {"scope": "edit", "before_lufs": None, "gain_db": 0.0, "lufs": None}
+    for _ in range(MAX_ROUNDS - 1):
+        step_db = target - _edit_lufs_at(results, gain_db, options, map_clips)
+        if abs(step_db) <= LOUDNESS_TOLERANCE_LU:
             break
-    finite = lambda v: round(v, 2) if math.isfinite(v) else None
-    return out, {"scope": "edit", "before_lufs": finite(before), "gain_db": round(total_db, 4), "lufs": finite(after)}
-
-
-def _apply_gain(results: Sequence[ClipResult], gain_db: float, options: RenderOptions) -> tuple[list[ClipResult], float]:
-    """Every clip's files times one gain (mixes then limited); the results updated, and the edit's loudness."""
-    gain = np.float32(10.0 ** (gain_db / 20.0))
-    one_clip = partial(_gain_clip, gain=gain, gain_db=gain_db, options=options)
-    # The clips are independent files: with --workers N they are rewritten N at a time (soundfile and numpy
-    # release the GIL), so the edit's one serial step does not undo the scale-out (bench/bench_render_scale.py).
-    threads = max(1, min(options.workers, usable_cores(), len(results)))
-    if threads == 1:
-        done = [one_clip(r) for r in results]
-    else:
-        with ThreadPoolExecutor(threads, thread_name_prefix="edit-loudness") as pool:
-            # each in a copy of this context: a job's confinement holds in the pool's threads (files.py)
-            futures = [pool.submit(confined_call(one_clip, r)) for r in results]
-            done = [f.result() for f in futures]  # plan order, whatever order they finish in
+        gain_db += step_db
+    done = map_clips(_gain_clip, results, gain_db, options)
     blocks = [b for _, b in done if b is not None]
-    return [r for r, _ in done], gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
+    after = gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
+    finite = lambda v: round(v, 2) if math.isfinite(v) else None
+    return ([r for r, _ in done],
+            {"scope": "edit", "before_lufs": finite(before), "gain_db": round(gain_db, 4), "lufs": finite(after)})
 
 
-def _gain_clip(r: ClipResult, *, gain: np.float32, gain_db: float,
-               options: RenderOptions) -> tuple[ClipResult, np.ndarray | None]:
-    """One clip's mix (gained, then limited), stems and diffuse stem times the gain, rewritten atomically; the
-    updated result and the mix's gating blocks."""
+def _here(fn: Callable, results: Sequence[ClipResult], *args: Any) -> list[tuple[ClipResult, Any]]:
+    return [fn(r, *args) for r in results]
+
+
+def _edit_lufs_at(results: Sequence[ClipResult], gain_db: float, options: RenderOptions, map_clips: MapClips) -> float:
+    """The edit's loudness with every mix at gain_db and limited: scaled blocks where the limiter stays out,
+    measured (the mix read, gained and limited, nothing written) where it may act."""
+    ceiling = options.true_peak_dbtp - PREDICTION_MARGIN_DB
+    touched = [r for r in results if r.loudness_blocks is not None and not _stays_under(r, gain_db, ceiling)]
+    measured = {id(r): b for r, b in map_clips(_limited_blocks, touched, gain_db, options)} if touched else {}
+    energy = 10.0 ** (gain_db / 10.0)
+    blocks = [measured[id(r)] if id(r) in measured else r.loudness_blocks * energy
+              for r in results if r.loudness_blocks is not None]
+    return gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
+
+
+def _stays_under(r: ClipResult, gain_db: float, ceiling_dbtp: float) -> bool:
+    return r.true_peak_dbtp is not None and r.true_peak_dbtp + gain_db <= ceiling_dbtp
+
+
+def _gained_mix(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[np.ndarray, bool]:
+    """The clip's mix file times the gain, through the true-peak limiter if it passes the ceiling; and whether
+    the limiter changed it."""
+    stereo = sf.read(str(r.wav), dtype="float32", always_2d=True)[0].T * np.float32(10.0 ** (gain_db / 20.0))
+    if not stereo.shape[1] or true_peak_level(stereo) <= options.true_peak_dbtp:
+        return stereo, False
+    return limit_true_peak(stereo, options.true_peak_dbtp), True
+
+
+def _limited_blocks(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[ClipResult, np.ndarray | None]:
+    """A round's measurement of one mix the limiter may touch: its gating blocks at the gain, limited."""
+    stereo, limited = _gained_mix(r, gain_db, options)
+    if not stereo.shape[1]:
+        return r, None
+    return r, loudness_blocks(stereo) if limited else r.loudness_blocks * 10.0 ** (gain_db / 10.0)
+
+
+def _gain_clip(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[ClipResult, np.ndarray | None]:
+    """One clip's mix (gained, limited where it passes the ceiling), stems and diffuse stem times the gain,
+    rewritten atomically; the updated result and the written mix's gating blocks."""
     subtype = options.settings.output_subtype
-    stereo = sf.read(str(r.wav), dtype="float32", always_2d=True)[0].T
-    stereo = limit_true_peak(stereo * gain, options.true_peak_dbtp) if stereo.shape[1] else stereo
+    stereo, limited = _gained_mix(r, gain_db, options)
     write_bwf(r.wav, stereo, time_reference_samples=r.request.time_reference_samples,
               description=f"StereoFoley {__version__}", subtype=subtype, overwrite=True)
+    gain = np.float32(10.0 ** (gain_db / 20.0))
     for path in (*r.stems, *((r.diffuse_wav,) if r.diffuse_wav is not None else ())):
         stem = sf.read(str(path), dtype="float32", always_2d=True)[0].T
         write_stem(path, stem * gain, r.request, subtype, overwrite=True)
-    loudness = integrated_lufs(stereo) if stereo.shape[1] else -math.inf
+    blocks = None
+    if stereo.shape[1]:
+        blocks = loudness_blocks(stereo) if limited or r.loudness_blocks is None else r.loudness_blocks * 10.0 ** (gain_db / 10.0)
+    loudness = gated_lufs(blocks) if blocks is not None else -math.inf
     result = replace(r, peak_dbfs=peak_dbfs(stereo), gain_db=r.gain_db + gain_db,
                      loudness_lufs=loudness if math.isfinite(loudness) else None)
-    return result, loudness_blocks(stereo) if stereo.shape[1] else None
+    return result, blocks

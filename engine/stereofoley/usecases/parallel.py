@@ -71,6 +71,7 @@ class Outcome:
     compute_s: float = 0.0  # wall seconds the clip took where it ran
     cpu_s: float = 0.0  # CPU seconds of that process meanwhile (every thread): the cost without other load
     peak_rss_mb: float = 0.0
+    value: Any = None  # what a `map_clips` function returned beside the result
 
 
 # ------------------------------------------------------------------------------------------------ path maps
@@ -96,17 +97,17 @@ def unmap_path(path: Path | str, rules: Sequence[tuple[str, str]]) -> Path:
     return map_path(path, [(new, old) for old, new in rules])
 
 
+def _with_paths(result: ClipResult, convert: Callable[[Path], Path]) -> ClipResult:
+    """The result with every file path it names (mix, tracks, stems, objects' stems) converted."""
+    conv = lambda p: None if p is None else convert(p)
+    return replace(result, wav=conv(result.wav), tracks=conv(result.tracks), diffuse_wav=conv(result.diffuse_wav),
+                   stems=tuple(conv(p) for p in result.stems),
+                   objects=tuple(o if "source_wav" not in o else {**o, "source_wav": str(conv(o["source_wav"]))}
+                                 for o in result.objects))
+
+
 def _unmap_result(result: ClipResult, rules, request: ClipRequest) -> ClipResult:
-    back = lambda p: None if p is None else unmap_path(p, rules)
-    return replace(result, request=request, wav=back(result.wav), tracks=back(result.tracks),
-                   diffuse_wav=back(result.diffuse_wav), stems=tuple(back(p) for p in result.stems),
-                   objects=tuple(_unmap_object(o, rules) for o in result.objects))
-
-
-def _unmap_object(entry: dict, rules) -> dict:
-    if "source_wav" not in entry:
-        return entry
-    return {**entry, "source_wav": str(unmap_path(entry["source_wav"], rules))}
+    return replace(_with_paths(result, lambda p: unmap_path(p, rules)), request=request)
 
 
 # ------------------------------------------------------------------------------------------------ one clip
@@ -128,15 +129,30 @@ def worker_render(task: ClipTask, options: RenderOptions, mixer: ClipMixer, defe
     _prepare_process()
     mapped = replace(task, request=replace(task.request, media_path=map_path(task.request.media_path, path_map)),
                      wav=map_path(task.wav, path_map), tracks=map_path(task.tracks, path_map))
-    worker_roots = None if roots is None else tuple(str(map_path(r, path_map)) for r in roots)
     if path_map:
         mixer = _ClientMedia(mixer, task.request.media_path)
-    with confinement(worker_roots):
+    with confinement(_worker_roots(roots, path_map)):
         outcome = render_clip_task(mapped, options, mixer, defer_loudness)
     _limit_loaded_libraries()  # torch imported by this clip (YOLO) gets the thread limit too
     if outcome.result is not None:
         outcome = replace(outcome, result=_unmap_result(outcome.result, path_map, task.request))
     return replace(outcome, worker=_worker_name(), peak_rss_mb=_peak_rss_mb())
+
+
+def worker_map(fn: Callable, result: ClipResult, args: tuple, roots: tuple[str, ...] | None,
+               path_map: tuple[tuple[str, str], ...]) -> Outcome:
+    """A Dask task: fn(result, *args) -> (result, value) for one rendered clip (the edit's loudness gain), on
+    the worker's paths and under the client's roots; `value` comes back as Outcome.value."""
+    _prepare_process()
+    t0, c0 = time.perf_counter(), time.process_time()
+    with confinement(_worker_roots(roots, path_map)):
+        out, value = fn(_with_paths(result, lambda p: map_path(p, path_map)), *args)
+    return Outcome(result=_unmap_result(out, path_map, result.request), value=value, worker=_worker_name(),
+                   compute_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
+
+
+def _worker_roots(roots: tuple[str, ...] | None, path_map: tuple[tuple[str, str], ...]) -> tuple[str, ...] | None:
+    return None if roots is None else tuple(str(map_path(r, path_map)) for r in roots)
 
 
 class _ClientMedia:
@@ -287,6 +303,9 @@ class SerialExecutor:
             self.outcomes.append(render_clip_task(task, options, mixer, defer_loudness))
         return self.outcomes
 
+    def map_clips(self, fn: Callable, results: Sequence[ClipResult], *args: Any) -> list[tuple[ClipResult, Any]]:
+        return [fn(r, *args) for r in results]
+
     def describe(self) -> dict[str, Any]:
         first = self.outcomes[0] if self.outcomes else Outcome()
         return {"mode": "serial", "workers": 1, "scheduler": None,
@@ -307,7 +326,11 @@ class DaskExecutor:
         self.startup_s = 0.0
         self.render_s = 0.0
         self.outcomes: list[Outcome] = []
+        self.mapped: list[Outcome] = []  # map_clips tasks (the edit's loudness gain)
+        self.map_s = 0.0
         self._limits: dict[str, int] = {}
+        self._roots: tuple[str, ...] | None = None
+        self._progress: Progress | None = None
 
     def __enter__(self) -> "DaskExecutor":
         t0 = time.perf_counter()
@@ -367,50 +390,84 @@ class DaskExecutor:
 
     def run(self, tasks: Sequence[ClipTask], options: RenderOptions, mixer: ClipMixer, defer_loudness: bool,
             progress: Progress | None, n_total: int | None = None) -> list[Outcome]:
-        from distributed import wait
         from distributed.scheduler import KilledWorker
 
         roots = confined_roots()
-        roots = None if roots is None else tuple(str(r) for r in roots)
+        self._roots = None if roots is None else tuple(str(r) for r in roots)
         self._limits = self._worker_limits()
+        self._progress = progress
         on_done = finished_listener()  # e.g. resume records, written here once a worker's files are in place
         t0 = time.perf_counter()
-        futures = [self.client.submit(worker_render, task, options, mixer, defer_loudness, roots, self.path_map,
+        futures = [self.client.submit(worker_render, task, options, mixer, defer_loudness, self._roots, self.path_map,
                                       pure=False, key=f"stereofoley-clip-{k}-{os.urandom(4).hex()}")
                    for k, task in enumerate(tasks)]
         outcomes: list[Outcome | None] = [None] * len(tasks)
+
+        def take(k: int, future) -> None:
+            try:
+                outcomes[k] = future.result()
+            except KilledWorker as exc:  # the worker died on it (memory limit, crash): that clip is skipped
+                outcomes[k] = Outcome(reason=f"{type(exc).__name__}: {exc}")
+            if on_done is not None and outcomes[k].result is not None:
+                on_done(outcomes[k].result, options, defer_loudness)
+
+        n = len(tasks)
+        unfinished = lambda: self._remove_parts([t for t, o in zip(tasks, outcomes) if o is None])
+        self._gather(futures, take, lambda done: done / n, "clips", on_cancel=unfinished)
+        self.render_s = time.perf_counter() - t0
+        self.outcomes = [o for o in outcomes if o is not None]
+        return self.outcomes  # type: ignore[return-value]
+
+    def map_clips(self, fn: Callable, results: Sequence[ClipResult], *args: Any) -> list[tuple[ClipResult, Any]]:
+        """[fn(result, *args) for result in results] on the workers (fn returns (result, value)), in plan order;
+        the clips' paths mapped to the workers' and back, under the render's roots. Cancellable as `run`."""
+        t0 = time.perf_counter()
+        futures = [self.client.submit(worker_map, fn, r, tuple(args), self._roots, self.path_map, pure=False,
+                                      key=f"stereofoley-{getattr(fn, '__name__', 'map').strip('_')}-{k}-{os.urandom(4).hex()}")
+                   for k, r in enumerate(results)]
+        outcomes: list[Outcome | None] = [None] * len(results)
+
+        def take(k: int, future) -> None:
+            outcomes[k] = future.result()  # a worker's error (or KilledWorker) fails the step, as it would here
+
+        n, rendered = len(results), max(1, len(self.outcomes))
+        # after the clips: the bar goes on from its last step to 1 (a job's progress never goes backwards)
+        self._gather(futures, take, lambda done: (rendered - 1 + done / n) / rendered, "edit loudness: clips")
+        self.mapped.extend(o for o in outcomes if o is not None)
+        self.map_s += time.perf_counter() - t0
+        return [(o.result, o.value) for o in outcomes]  # type: ignore[union-attr]
+
+    def _gather(self, futures: list, take: Callable[[int, Any], None], fraction: Callable[[int], float], label: str,
+                on_cancel: Callable[[], None] | None = None) -> None:
+        """Wait for the futures, handing each to take(plan index, future) as it finishes, with aggregated progress
+        ("<label> D/N done, R running, ETA"). On any exception (Ctrl-C; a job's cancel, raised by its progress
+        callback; a task's own error) the futures are cancelled, on_cancel runs and the cluster is closed."""
+        from distributed import wait
+
         index = {f.key: k for k, f in enumerate(futures)}
         pending = set(futures)
-        n, slots = len(tasks), self._slots()
-        message = f"clips 0/{n} done, {min(slots, n)} running"
+        n, slots, t0 = len(futures), self._slots(), time.perf_counter()
+        message = f"{label} 0/{n} done, {min(slots, n)} running"
         try:
             while pending:
-                if progress:
-                    progress((n - len(pending)) / n, message)
+                if self._progress:
+                    self._progress(fraction(n - len(pending)), message)
                 try:
                     finished, pending = wait(list(pending), timeout=TICK_S, return_when="FIRST_COMPLETED")
                 except TimeoutError:
                     continue
                 for future in finished:
-                    k = index[future.key]
-                    try:
-                        outcomes[k] = future.result()
-                    except KilledWorker as exc:  # the worker died on it (memory limit, crash): that clip is skipped
-                        outcomes[k] = Outcome(reason=f"{type(exc).__name__}: {exc}")
-                    if on_done is not None and outcomes[k].result is not None:
-                        on_done(outcomes[k].result, options, defer_loudness)
+                    take(index[future.key], future)
                 done = n - len(pending)
                 elapsed = time.perf_counter() - t0
                 eta = f", ETA {elapsed / done * (n - done):.0f} s" if done and pending else ""
-                message = f"clips {done}/{n} done, {min(slots, len(pending))} running{eta}"
-        except BaseException:  # Ctrl-C, a job's cancel (its progress callback raises), a task's own error
+                message = f"{label} {done}/{n} done, {min(slots, len(pending))} running{eta}"
+        except BaseException:
             self.client.cancel(futures, force=True)
-            self._remove_parts([t for t, o in zip(tasks, outcomes) if o is None])
+            if on_cancel is not None:
+                on_cancel()
             self.close()
             raise
-        self.render_s = time.perf_counter() - t0
-        self.outcomes = [o for o in outcomes if o is not None]
-        return self.outcomes  # type: ignore[return-value]
 
     def _slots(self) -> int:
         try:
@@ -443,12 +500,17 @@ class DaskExecutor:
             w["compute_s"] = round(w["compute_s"] + o.compute_s, 4)
             w["cpu_s"] = round(w["cpu_s"] + o.cpu_s, 4)
             w["peak_rss_mb"] = max(w["peak_rss_mb"], o.peak_rss_mb)
+        gain_tasks: dict[str, int] = {}
+        for o in self.mapped:
+            gain_tasks[o.worker] = gain_tasks.get(o.worker, 0) + 1
         return {
             "mode": "dask", "workers": len(per_worker) if self.scheduler else self.workers,
             "scheduler": self.scheduler or "local", "memory_limit_mb": self._memory_limits(),
             "startup_s": round(self.startup_s, 4), "render_s": round(self.render_s, 4),
             "compute_s": round(sum(o.compute_s for o in self.outcomes), 4),
             "cpu_s": round(sum(o.cpu_s for o in self.outcomes), 4), "per_worker": per_worker,
+            # the edit's loudness step (usecases/edit_loudness.py): its per-clip tasks, and where they ran
+            "edit_gain_s": round(self.map_s, 4), "edit_gain_tasks": gain_tasks,
         }
 
     def _memory_limits(self) -> int | None:

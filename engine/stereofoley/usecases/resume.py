@@ -39,7 +39,7 @@ from ..options import RenderOptions
 from ..timeline.plan import PictureClip
 from ..timeline.request import ClipRequest, clip_request
 from .clip import ClipResult
-from .edit_loudness import apply_edit_loudness
+from .edit_loudness import MapClips, apply_edit_loudness
 
 RECORD_VERSION = 1
 # Fields that change how a render runs, never what it writes. media_roots and remaps only find media, whose
@@ -176,7 +176,7 @@ def _result_json(r: ClipResult) -> dict[str, Any]:
             "loudness_lufs": r.loudness_lufs, "detector": r.detector, "tracks": opt(r.tracks), "gain_db": r.gain_db,
             "diffuse_wav": opt(r.diffuse_wav), "stems": [opt(p) for p in r.stems],
             "loudness_blocks": None if r.loudness_blocks is None else np.asarray(r.loudness_blocks).tolist(),
-            "analysed_fraction": r.analysed_fraction, "warning": r.warning}  # a kept clip stays partial
+            "true_peak_dbtp": r.true_peak_dbtp, "analysed_fraction": r.analysed_fraction, "warning": r.warning}  # a kept clip stays partial
 
 
 def _result_from(d: dict[str, Any]) -> ClipResult:
@@ -188,6 +188,7 @@ def _result_from(d: dict[str, Any]) -> ClipResult:
         loudness_lufs=d["loudness_lufs"], detector=d["detector"], tracks=opt(d["tracks"]),
         gain_db=float(d["gain_db"]), diffuse_wav=opt(d["diffuse_wav"]), stems=tuple(Path(p) for p in d["stems"]),
         loudness_blocks=None if blocks is None else np.asarray(blocks, dtype=np.float64),
+        true_peak_dbtp=None if d.get("true_peak_dbtp") is None else float(d["true_peak_dbtp"]),
         analysed_fraction=float(d.get("analysed_fraction", 1.0)), warning=str(d.get("warning", "")))
 
 
@@ -244,14 +245,15 @@ def finished_clips(planned: Sequence[tuple[PictureClip, Path]], wav_paths: dict[
     return Kept({i: r["clip"] for i, r in records.items() if r["state"] == "raw"})
 
 
-def edit_loudness(results: Sequence[ClipResult], options: RenderOptions, kept: Kept) -> tuple[list[ClipResult], dict]:
-    """`apply_edit_loudness` with the records kept in step: "gaining" while files are rewritten, then "final"
-    under the edit's key. A whole edit kept as delivered is not gained again."""
+def edit_loudness(results: Sequence[ClipResult], options: RenderOptions, kept: Kept,
+                  map_clips: MapClips | None = None) -> tuple[list[ClipResult], dict]:
+    """`apply_edit_loudness` (per-clip work through map_clips) with the records kept in step: "gaining" while
+    files are rewritten, then "final" under the edit's key. A whole edit kept as delivered is not gained again."""
     if kept.edit_loudness is not None and len(results) == len(kept.results):
         return list(results), dict(kept.edit_loudness)
     for r in results:
         write_record(r, options, True, "gaining")
-    out, loudness = apply_edit_loudness(results, options)
+    out, loudness = apply_edit_loudness(results, options, map_clips)
     edit = edit_key(out, options)
     for r in out:
         write_record(r, options, True, "final", edit=edit, edit_loudness=loudness)

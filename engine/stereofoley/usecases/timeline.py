@@ -110,17 +110,19 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     resumed = resume.finished_clips(planned, wav_paths, g0, options, edit_scope=edit_scope) if options.resume else resume.Kept()
     if options.resume:  # what it renders again replaces what the interrupted run left
         options = dataclasses.replace(options, overwrite=True)
-    with clip_usecase.on_finished(resume.record_clip):  # each finished clip recorded at once (survives a kill)
-        done, failed, execution = _render_clips(resumed.todo(planned), wav_paths, g0, options,
-                                                mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope,
-                                                progress=progress)
-    new_ids = [c.id for c, _ in done]
-    done = resumed.merged(planned, done)
-    skipped += failed
     loudness = {"scope": "clip", "lufs": options.loudness_lufs}
-    if edit_scope and done:  # one gain over every rendered clip (usecases/edit_loudness.py)
-        results, loudness = resume.edit_loudness([r for _, r in done], options, resumed)
-        done = [(c, r) for (c, _), r in zip(done, results)]
+    # one executor for the clips and the edit's gain: on Dask, each clip's files are gained by the workers
+    with parallel.executor_for(options) as executor, clip_usecase.on_finished(resume.record_clip):
+        # each finished clip is recorded at once (survives a kill)
+        done, failed = _render_clips(executor, resumed.todo(planned), wav_paths, g0, options,
+                                     mixer=mixer or clip_usecase.mix_clip, defer_loudness=edit_scope, progress=progress)
+        new_ids = [c.id for c, _ in done]
+        done = resumed.merged(planned, done)
+        skipped += failed
+        if edit_scope and done:  # one gain over every rendered clip (usecases/edit_loudness.py)
+            results, loudness = resume.edit_loudness([r for _, r in done], options, resumed, executor.map_clips)
+            done = [(c, r) for (c, _), r in zip(done, results)]
+        execution = executor.describe()
     rendered: list[FoleyClip] = []
     report_clips: list[dict[str, Any]] = []
     for c, result in done:
@@ -187,12 +189,12 @@ def render_timeline(path, out_dir, *, selection: Selection = Selection(), option
     return report
 
 
-def _render_clips(planned: list[tuple[PictureClip, Path]], wav_paths: dict[str, Path], g0: Fraction,
-                  options: RenderOptions, *, mixer: ClipMixer, defer_loudness: bool, progress: Progress | None
-                  ) -> tuple[list[tuple[PictureClip, ClipResult]], list[dict[str, str]], dict[str, Any]]:
-    """Render the planned clips, one after another or on Dask workers (options.workers / options.scheduler,
-    usecases/parallel.py): the rendered (clip, result) pairs and the skipped ones, both in plan order, and
-    where they ran (the report's "execution")."""
+def _render_clips(executor: parallel.SerialExecutor | parallel.DaskExecutor, planned: list[tuple[PictureClip, Path]],
+                  wav_paths: dict[str, Path], g0: Fraction, options: RenderOptions, *, mixer: ClipMixer,
+                  defer_loudness: bool, progress: Progress | None
+                  ) -> tuple[list[tuple[PictureClip, ClipResult]], list[dict[str, str]]]:
+    """Render the planned clips on the executor (options.workers / options.scheduler, usecases/parallel.py):
+    the rendered (clip, result) pairs and the skipped ones, both in plan order."""
     outcomes: dict[int, parallel.Outcome] = {}
     tasks: list[tuple[int, parallel.ClipTask]] = []
     for k, (c, media_path) in enumerate(planned):
@@ -203,9 +205,7 @@ def _render_clips(planned: list[tuple[PictureClip, Path]], wav_paths: dict[str, 
             outcomes[k] = parallel.Outcome(reason=f"{type(exc).__name__}: {exc}")
             continue
         tasks.append((k, parallel.ClipTask(c.id, c.name, request, wav, wav.with_suffix(".tracks.json"))))
-    with parallel.executor_for(options) as executor:
-        ran = executor.run([t for _, t in tasks], options, mixer, defer_loudness, progress, n_total=len(planned))
-        execution = executor.describe()
+    ran = executor.run([t for _, t in tasks], options, mixer, defer_loudness, progress, n_total=len(planned))
     outcomes.update({k: o for (k, _), o in zip(tasks, ran)})
     done: list[tuple[PictureClip, ClipResult]] = []
     skipped: list[dict[str, str]] = []
@@ -215,7 +215,7 @@ def _render_clips(planned: list[tuple[PictureClip, Path]], wav_paths: dict[str, 
             skipped.append({"id": c.id, "name": c.name, "reason": outcome.reason or "not rendered"})
         else:
             done.append((c, outcome.result))
-    return done, skipped, execution
+    return done, skipped
 
 
 def _foley_clip(c: PictureClip, result: ClipResult, g0: Fraction, rate: float,
