@@ -290,4 +290,11 @@ def test_the_edit_gain_limits_only_the_mixes_past_the_ceiling_and_reads_only_tho
     blocks = np.concatenate([loudness_blocks(x) for x in mixes])
     assert abs(gated_lufs(blocks) + 20.0) <= 0.1  # the files as written are the edit at the target
     assert measured and set(measured) == {"shot2"}, measured  # only the clicks were read while finding the gain
+
+    # on two Dask workers (the rounds' measurements and the gain run there): the same bytes and the same gain
+    workers = render_timeline(path, tmp_path / "workers", options=RenderOptions(loudness_lufs=-20.0, workers=2),
+                              mixer=mixer, write_aaf=False)
+    assert workers["loudness"] == report["loudness"] and workers["execution"]["mode"] == "dask"
+    for c, w in zip(report["clips"], workers["clips"]):
+        assert Path(c["wav"]).read_bytes() == Path(w["wav"]).read_bytes()
     print(f"edit gain {gain_db:.2f} dB, {len(measured)} round(s) measured the limited clip; peaks {peaks}")

@@ -85,11 +85,13 @@ def _edit_lufs_at(results: Sequence[ClipResult], gain_db: float, options: Render
     """The edit's loudness with every mix at gain_db and limited: scaled blocks where the limiter stays out,
     measured (the mix read, gained and limited, nothing written) where it may act."""
     ceiling = options.true_peak_dbtp - PREDICTION_MARGIN_DB
-    touched = [r for r in results if r.loudness_blocks is not None and not _stays_under(r, gain_db, ceiling)]
-    measured = {id(r): b for r, b in map_clips(_limited_blocks, touched, gain_db, options)} if touched else {}
+    clips = [r for r in results if r.loudness_blocks is not None]
+    touched = [k for k, r in enumerate(clips) if not _stays_under(r, gain_db, ceiling)]
+    measured = map_clips(_limited_blocks, [clips[k] for k in touched], gain_db, options) if touched else []
     energy = 10.0 ** (gain_db / 10.0)
-    blocks = [measured[id(r)] if id(r) in measured else r.loudness_blocks * energy
-              for r in results if r.loudness_blocks is not None]
+    blocks = [r.loudness_blocks * energy for r in clips]
+    for k, (_, b) in zip(touched, measured):  # in order: map_clips keeps it, wherever each ran
+        blocks[k] = b if b is not None else np.zeros(0)
     return gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
 
 
