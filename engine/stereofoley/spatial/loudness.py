@@ -55,8 +55,12 @@ def _limit_true_peak(y: np.ndarray, ceiling_dbtp: float) -> np.ndarray:
     """Limit at the ceiling as a sample ceiling, lowered by the inter-sample overshoot that is left, until the true
     peak is under. Each try limits the input afresh, so the result sits just under the ceiling: lowering the
     sample ceiling by the whole excess over it (the input's) would take a peak 10 dB over to 10 dB under."""
-    if true_peak_level(y) <= ceiling_dbtp:
-        return y
+    return _limited(y, ceiling_dbtp)[0]
+
+
+def _limited(y: np.ndarray, ceiling_dbtp: float, peak_dbtp: float | None = None) -> tuple[np.ndarray, bool]:
+    if (true_peak_level(y) if peak_dbtp is None else peak_dbtp) <= ceiling_dbtp:
+        return y, False
     sample_ceiling_db, limited = ceiling_dbtp, y
     for _ in range(8):
         limited = limit(y, sample_ceiling_db)
@@ -64,7 +68,7 @@ def _limit_true_peak(y: np.ndarray, ceiling_dbtp: float) -> np.ndarray:
         if over_db <= 0.0:
             break
         sample_ceiling_db -= over_db + 0.02
-    return limited
+    return limited, True
 
 
 def true_peak_level(audio: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> float:
@@ -114,7 +118,15 @@ def normalize_with_gain(stereo: np.ndarray, target_lufs: float = DEFAULT_TARGET_
 
 def limit_true_peak(stereo: np.ndarray, true_peak_dbtp: float = DEFAULT_TRUE_PEAK_DBTP) -> np.ndarray:
     """The mix with its true peak at or under the ceiling (the look-ahead limiter; unchanged when already under)."""
-    return _limit_true_peak(_as_channels(stereo).astype(np.float32), true_peak_dbtp).reshape(np.shape(stereo))
+    return true_peak_limited(stereo, true_peak_dbtp)[0]
+
+
+def true_peak_limited(stereo: np.ndarray, true_peak_dbtp: float = DEFAULT_TRUE_PEAK_DBTP, *,
+                      peak_dbtp: float | None = None) -> tuple[np.ndarray, bool]:
+    """`limit_true_peak`, and whether the limiter changed anything (False: the mix was already under).
+    peak_dbtp: the mix's true peak when the caller knows it (it is not measured again)."""
+    y, limited = _limited(_as_channels(stereo).astype(np.float32), true_peak_dbtp, peak_dbtp)
+    return y.reshape(np.shape(stereo)), limited
 
 
 # --------------------------------------------------------------------------------- loudness of a whole edit

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import SAMPLE_RATE_HZ, __version__
-from ..audio import check_mono, write_bwf
+from ..audio import check_mono, read_audio, write_bwf
 from ..config import user_cache_dir
 from ..errors import InvalidAudio, InvalidParameter, OutputExists
 from ..files import check_output_path, glob_escape, safe_name
@@ -292,7 +292,6 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
     loudness, gain_db, blocks, true_peak = None, 0.0, None, None
     if defer_loudness:  # what the edit's one gain is found from (usecases/edit_loudness.py)
         blocks = loudness_blocks(stereo) if stereo.shape[1] else np.zeros(0)
-        true_peak = true_peak_level(stereo) if stereo.shape[1] else -math.inf
     elif options.loudness_lufs is not None:
         stereo, gain_db = normalize_with_gain(stereo, options.loudness_lufs, options.true_peak_dbtp)
         loudness = integrated_lufs(stereo)
@@ -300,6 +299,8 @@ def render_clip_files(request: ClipRequest, options: RenderOptions, wav: str | P
     subtype = options.settings.output_subtype
     write_bwf(wav, stereo, time_reference_samples=request.time_reference_samples,
               description=f"StereoFoley {__version__}", subtype=subtype, overwrite=options.overwrite)
+    if defer_loudness:  # of the file's samples (its PCM rounding included): the edit's gain trusts it as it is
+        true_peak = true_peak_level(read_audio(wav)[0]) if stereo.shape[1] else -math.inf
     objects, stems = [], []
     head_s = request.head_samples / SAMPLE_RATE_HZ
     # curves end at the exact record length (the host's item length), not on the WAV's last sample

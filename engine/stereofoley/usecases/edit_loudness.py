@@ -26,8 +26,7 @@ import soundfile as sf
 
 from ..audio import write_bwf
 from ..options import RenderOptions
-from ..spatial.loudness import (LOUDNESS_TOLERANCE_LU, MAX_ROUNDS, gated_lufs, limit_true_peak, loudness_blocks,
-                                true_peak_level)
+from ..spatial.loudness import LOUDNESS_TOLERANCE_LU, MAX_ROUNDS, gated_lufs, loudness_blocks, true_peak_limited
 from ..spatial.mix import peak_dbfs
 from .clip import ClipResult, write_stem
 from .. import __version__
@@ -35,9 +34,9 @@ from .. import __version__
 # map_clips(fn, results, *args) -> [fn(result, *args) for result in results], wherever it runs; fn returns
 # (the result, possibly updated, a value).
 MapClips = Callable[..., list[tuple[ClipResult, Any]]]
-# A mix whose true peak at the gain is this far under the ceiling is not read during the rounds: its file is 24-bit
-# (or float) PCM of the float mix the peak was measured on, so the file's peak differs by far less than this.
-PREDICTION_MARGIN_DB = 0.05
+# A clip's true peak is measured on its mix file's samples (usecases/clip.py), so its true peak at a gain is that
+# plus the gain, up to float rounding (< 1e-5 dB): a mix this far under the ceiling is known not to need the limiter.
+ROUNDING_MARGIN_DB = 0.001
 
 
 def edit_gain_db(results: Sequence[ClipResult], target_lufs: float) -> tuple[float, float]:
@@ -84,7 +83,7 @@ def _here(fn: Callable, results: Sequence[ClipResult], *args: Any) -> list[tuple
 def _edit_lufs_at(results: Sequence[ClipResult], gain_db: float, options: RenderOptions, map_clips: MapClips) -> float:
     """The edit's loudness with every mix at gain_db and limited: scaled blocks where the limiter stays out,
     measured (the mix read, gained and limited, nothing written) where it may act."""
-    ceiling = options.true_peak_dbtp - PREDICTION_MARGIN_DB
+    ceiling = options.true_peak_dbtp - ROUNDING_MARGIN_DB
     clips = [r for r in results if r.loudness_blocks is not None]
     touched = [k for k, r in enumerate(clips) if not _stays_under(r, gain_db, ceiling)]
     measured = map_clips(_limited_blocks, [clips[k] for k in touched], gain_db, options) if touched else []
@@ -101,11 +100,13 @@ def _stays_under(r: ClipResult, gain_db: float, ceiling_dbtp: float) -> bool:
 
 def _gained_mix(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[np.ndarray, bool]:
     """The clip's mix file times the gain, through the true-peak limiter if it passes the ceiling; and whether
-    the limiter changed it."""
+    the limiter changed it. A mix whose true peak (of the file, measured at render) stays under is not measured."""
     stereo = sf.read(str(r.wav), dtype="float32", always_2d=True)[0].T * np.float32(10.0 ** (gain_db / 20.0))
-    if not stereo.shape[1] or true_peak_level(stereo) <= options.true_peak_dbtp:
+    ceiling = options.true_peak_dbtp
+    if not stereo.shape[1] or _stays_under(r, gain_db, ceiling - ROUNDING_MARGIN_DB):
         return stereo, False
-    return limit_true_peak(stereo, options.true_peak_dbtp), True
+    known = r.true_peak_dbtp is not None and r.true_peak_dbtp + gain_db > ceiling + ROUNDING_MARGIN_DB
+    return true_peak_limited(stereo, ceiling, peak_dbtp=r.true_peak_dbtp + gain_db if known else None)
 
 
 def _limited_blocks(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[ClipResult, np.ndarray | None]:
