@@ -7,7 +7,10 @@ Prints, measured in this run on the same input (docs/timeline.md, "Scale-out"):
     model load: paid once per worker, not per clip);
   - the cluster overhead per clip (worker time not spent rendering, scheduling, results coming back);
   - clips per worker-hour and a farm projection for a 2,000-clip edit from those figures;
-  - whether every output file (mixes, stems, tracks.json, .otio, .xml, .rpp) is byte-identical.
+  - whether every output file (mixes, stems, tracks.json, .otio, .xml, .rpp) is byte-identical;
+  - a baseline without Dask: the edit dealt into N parts, each rendered serially by its own process, all at
+    once (what one could do by hand; each part then has its own loudness gain). "split_speedup" is its
+    speed-up over serial, "dask_over_split" Dask's over it (--no-split skips it).
 Run: PYTHONPATH=engine:adapters .venv/bin/python bench/bench_render_scale.py [--clips 16] [--frames 50] [--size 320x180] [--workers 2]
 """
 
@@ -16,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -51,6 +56,41 @@ def build(folder: Path, n_clips: int, clip_frames: int, size: tuple[int, int] = 
     return edit
 
 
+def split(edit: Path, parts: int) -> list[Path]:
+    """The edit's clips dealt into `parts` edits (clip k to part k % parts), as the executor spreads them."""
+    timeline = otio.adapters.read_from_file(str(edit))
+    clips = list(timeline.tracks[0])
+    paths = []
+    for k in range(parts):
+        track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+        for clip in clips[k::parts]:
+            track.append(clip.deepcopy())
+        path = edit.with_name(f"part{k}.otio")
+        otio.adapters.write_to_file(otio.schema.Timeline(name=f"part{k}", tracks=[track]), str(path))
+        paths.append(path)
+    return paths
+
+
+RENDER_ONE = """
+import sys
+from pathlib import Path
+from stereofoley.options import RenderOptions
+from stereofoley.usecases.timeline import render_timeline
+render_timeline(Path(sys.argv[1]), Path(sys.argv[2]), options=RenderOptions(**eval(sys.argv[3])), write_aaf=False)
+"""
+
+
+def independent_processes(parts: list[Path], out: Path, options: dict) -> float:
+    """Wall seconds for every part rendered serially by its own Python process, all started at once."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", RENDER_ONE, str(p), str(out / p.stem), repr(options)], env=env,
+                              stderr=subprocess.DEVNULL) for p in parts]
+    if any(p.wait() != 0 for p in procs):
+        raise SystemExit("an independent render failed")
+    return time.perf_counter() - t0
+
+
 def outputs(out: Path) -> dict[str, bytes]:
     files = {}
     for p in sorted(out.iterdir()):
@@ -63,7 +103,7 @@ def outputs(out: Path) -> dict[str, bytes]:
     return files
 
 
-def figures(serial: dict, par: dict, t_serial: float, t_par: float) -> dict:
+def figures(serial: dict, par: dict, t_serial: float, t_par: float, t_split: float | None) -> dict:
     """One serial/parallel pair: wall times and speed-ups, with and without start-up (imports, model load)."""
     n = len(par["clips"])
     ex, sx = par["execution"], serial["execution"]
@@ -79,6 +119,11 @@ def figures(serial: dict, par: dict, t_serial: float, t_par: float) -> dict:
     return {
         "clips": n, "workers": ex["workers"], "skipped": len(par["skipped"]) + len(serial["skipped"]),
         "serial_s": round(t_serial, 2), "parallel_s": round(t_par, 2), "speedup": round(t_serial / t_par, 2),
+        "split_processes_s": round(t_split, 2) if t_split else None,
+        "split_speedup": round(t_serial / t_split, 2) if t_split else None,
+        "dask_over_split": round(t_split / t_par, 2) if t_split else None,
+        "edit_gain_s": {"serial": round(serial["timings"]["render_s"] - sx["compute_s"], 2),
+                        "parallel": round(ex.get("edit_gain_s", 0.0), 2)},
         "cluster_startup_s": round(ex["startup_s"], 2),
         "first_clip_extra_s": {"serial": round(sx["first_clip_s"] - serial_steady, 2),
                                "per_worker": [round(x, 2) for x in extra]},
@@ -99,10 +144,11 @@ def main() -> None:
     parser.add_argument("--size", default="320x180", help="picture size WxH (960x540: a clip costs what an HD one does)")
     parser.add_argument("--detector", default="yolo", help="yolo (the shipped sprite model) or motion")
     parser.add_argument("--rounds", type=int, default=1, help="serial/parallel pairs, alternated (each reported)")
+    parser.add_argument("--no-split", action="store_true", help="skip the baseline of N separate processes")
     args = parser.parse_args()
     options = dict(detector=args.detector, weights=str(WEIGHTS) if args.detector == "yolo" else None, cache=False,
                    sources="synth", seed=1, overwrite=True)
-    serial_times, par_times, runs = [], [], []
+    serial_times, par_times, split_times, runs = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         edit = build(folder, args.clips, args.frames, tuple(int(v) for v in args.size.split("x")))
@@ -115,12 +161,15 @@ def main() -> None:
             par = render_timeline(edit, folder / "parallel", options=RenderOptions(**options, workers=args.workers),
                                   write_aaf=False)
             par_times.append(time.perf_counter() - t0)
+            split_times.append(None if args.no_split else
+                                 independent_processes(split(edit, args.workers), folder / "split", options))
             runs.append((serial, par))
             a, b = outputs(folder / "serial"), outputs(folder / "parallel")
             identical = identical and sorted(a) == sorted(b) and all(a[k] == b[k] for k in a)
             different += sorted(k for k in a if a.get(k) != b.get(k))
             n_files = len(a)
-    rounds = [figures(s_run, p_run, t_s, t_p) for (s_run, p_run), t_s, t_p in zip(runs, serial_times, par_times)]
+    rounds = [figures(s_run, p_run, t_s, t_p, t_c)
+              for (s_run, p_run), t_s, t_p, t_c in zip(runs, serial_times, par_times, split_times)]
     report = {"outputs_identical": identical, "files_compared": n_files, "different": different[:5],
               "load_average_1min": round(os.getloadavg()[0], 2), "cores": len(os.sched_getaffinity(0)),
               "rounds": rounds}
