@@ -17,6 +17,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 import psutil
 import pytest
@@ -186,6 +187,65 @@ def test_a_clip_that_fails_on_a_worker_is_skipped_with_the_serial_reason(media, 
     assert skipped["reason"].startswith("InvalidMedia: ") and str(junk) in skipped["reason"]
     for c in cluster_report["clips"]:
         assert Path(c["wav"]).read_bytes() == (tmp_path / "serial" / Path(c["wav"]).name).read_bytes()
+
+
+class MemoryHog:
+    """The pipeline's mixer, except that one clip holds 3 GiB while it renders (a worker past its memory limit)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, request, options, progress=None):
+        from stereofoley.usecases.clip import mix_clip
+
+        if request.name == self.name:
+            hog = np.ones(3 * 2**30 // 8)  # touched: resident
+            time.sleep(30)  # the Nanny's monitor (every 100 ms) ends the worker long before this
+            del hog
+        return mix_clip(request, options, progress)
+
+
+def test_a_clip_that_takes_its_worker_past_the_memory_limit_is_skipped_and_the_rest_render(edit, serial, tmp_path):
+    out = tmp_path / "out"
+    report = render_timeline(edit, out, options=RenderOptions(**OPTIONS, workers=2, worker_memory_mb=1024),
+                             mixer=MemoryHog("walk1"), write_aaf=False)
+    (skipped,) = report["skipped"]
+    assert skipped["name"] == "walk1" and skipped["reason"].startswith("KilledWorker: ")
+    assert "1024 MiB" in skipped["reason"] and "\n" not in skipped["reason"], skipped
+    assert report["status"] == "partial" and len(report["clips"]) == 5
+    assert report["execution"]["memory_limit_mb"] == 1024
+    assert_no_half_files(out)
+    for c in report["clips"]:  # the others as a serial render of the same clips gives them (5 clips: another gain)
+        assert Path(c["tracks"]).read_bytes() == (serial / Path(c["tracks"]).name).read_bytes()
+
+
+def test_a_scheduler_without_workers_is_a_one_line_error_not_a_hang(edit, tmp_path, monkeypatch):
+    from stereofoley.usecases import parallel
+
+    monkeypatch.setattr(parallel, "WORKER_WAIT_S", 3.0)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    dask = str(Path(sys.executable).parent / "dask")
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                  "--no-dashboard"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(parallel.SchedulerUnavailable) as failed:
+            deadline = time.monotonic() + 60
+            while True:  # until the scheduler listens
+                try:
+                    render_timeline(edit, tmp_path / "out", options=RenderOptions(**OPTIONS, scheduler=address))
+                except parallel.SchedulerUnavailable as exc:
+                    if "cannot connect" in str(exc) and time.monotonic() < deadline:
+                        t0 = time.monotonic()
+                        continue
+                    raise
+        assert time.monotonic() - t0 < 30
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=30)
+    message = str(failed.value)
+    assert "\n" not in message and address in message and "has no workers" in message and "dask worker" in message
+    assert not mixes(tmp_path / "out")
 
 
 def test_the_worker_path_map_applies_on_the_worker(media, edit, serial, dask_cluster, tmp_path):

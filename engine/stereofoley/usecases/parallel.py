@@ -43,7 +43,11 @@ WORKER_WAIT_S = 60.0  # a scheduler without workers is an error after this long
 # MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap threshold at 128 KiB so that every large numpy array is
 # mapped and unmapped again: measured here, that made a clip 1.7x the CPU time. Local workers start without
 # either (our env below sets the thread limits instead); `warm_up` undoes both on external workers.
-WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": {}}
+# The local cluster's scheduler also hands each one-thread worker one clip at a time (the default saturation 1.1
+# queues a second one on it, which fails with the first when a clip takes its worker past --worker-memory-mb),
+# and tries a clip that killed its worker once more, not three times (such a clip fails again).
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ": {},
+                 "distributed.scheduler.worker-saturation": 1.0, "distributed.scheduler.allowed-failures": 1}
 MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024  # glibc's own upper bound for its dynamic threshold (64-bit)
 TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -406,8 +410,10 @@ class DaskExecutor:
         def take(k: int, future) -> None:
             try:
                 outcomes[k] = future.result()
-            except KilledWorker as exc:  # the worker died on it (memory limit, crash): that clip is skipped
-                outcomes[k] = Outcome(reason=f"{type(exc).__name__}: {exc}")
+            except KilledWorker:  # the worker died on it (memory limit, crash): that clip is skipped
+                limit = self._memory_limits()
+                outcomes[k] = Outcome(reason="KilledWorker: the worker died while rendering this clip" + (
+                    f" (past its memory limit of {limit} MiB, or a crash; --worker-memory-mb sets it)" if limit else ""))
             if on_done is not None and outcomes[k].result is not None:
                 on_done(outcomes[k].result, options, defer_loudness)
 
