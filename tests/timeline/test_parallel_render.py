@@ -5,6 +5,7 @@ returns promptly, closes the cluster and leaves no half file; a job may use only
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,7 +18,6 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import opentimelineio as otio
 import psutil
 import pytest
@@ -31,6 +31,7 @@ from stereofoley.jobs import SCHEDULERS_ENV, parse_job, run_job
 from stereofoley.options import RenderOptions
 from stereofoley.usecases.parallel import map_path, parse_path_map
 from stereofoley.usecases.timeline import render_timeline
+from timeline_mixers import MemoryHog
 
 REPO = Path(__file__).resolve().parents[2]
 FLAGS = ["--detector", "motion", "--no-cache", "--sources", "synth", "--seed", "3", "--no-aaf"]
@@ -130,12 +131,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dask_cluster(tmp_path_factory):
-    """`dask scheduler` and one `dask worker` on loopback, with this worktree's code; stopped afterwards."""
+@contextlib.contextmanager
+def dask_processes(folder: Path, workers: int = 1, worker_args: tuple[str, ...] = ()):
+    """`dask scheduler` and `workers` x `dask worker` on loopback, with this worktree's code, as subprocesses:
+    yields (address, the worker processes); all stopped afterwards."""
     from distributed import Client
 
-    folder = tmp_path_factory.mktemp("cluster")
     address = f"tcp://127.0.0.1:{free_port()}"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO / "engine"), str(REPO / "adapters"), os.environ.get("PYTHONPATH", "")]))
@@ -144,12 +145,14 @@ def dask_cluster(tmp_path_factory):
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
                                "--no-dashboard"], env=env, cwd=folder, stdout=log, stderr=log)]
     try:
-        procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host",
-                                       "127.0.0.1", "--local-directory", str(folder)], env=env, cwd=folder,
-                                      stdout=log, stderr=log))
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(1, timeout=120)
-        yield address
+        for _ in range(workers):
+            procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host",
+                                           "127.0.0.1", "--local-directory", str(folder), *worker_args], env=env,
+                                          cwd=folder, stdout=log, stderr=log))
+        with Client(address, timeout=60) as client:  # the scheduler listens (and the workers are in)
+            if workers:
+                client.wait_for_workers(workers, timeout=120)
+        yield address, procs[1:]
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -161,6 +164,13 @@ def dask_cluster(tmp_path_factory):
                 p.wait()
         log.close()
     assert all(p.poll() is not None for p in procs)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """An external scheduler and one worker (dask_processes) for the module's tests."""
+    with dask_processes(tmp_path_factory.mktemp("cluster")) as (address, _):
+        yield address
 
 
 def test_an_external_cluster_writes_the_same_bytes(edit, serial, dask_cluster, tmp_path):
@@ -189,22 +199,6 @@ def test_a_clip_that_fails_on_a_worker_is_skipped_with_the_serial_reason(media, 
         assert Path(c["wav"]).read_bytes() == (tmp_path / "serial" / Path(c["wav"]).name).read_bytes()
 
 
-class MemoryHog:
-    """The pipeline's mixer, except that one clip holds 3 GiB while it renders (a worker past its memory limit)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __call__(self, request, options, progress=None):
-        from stereofoley.usecases.clip import mix_clip
-
-        if request.name == self.name:
-            hog = np.ones(3 * 2**30 // 8)  # touched: resident
-            time.sleep(30)  # the Nanny's monitor (every 100 ms) ends the worker long before this
-            del hog
-        return mix_clip(request, options, progress)
-
-
 def test_a_clip_that_takes_its_worker_past_the_memory_limit_is_skipped_and_the_rest_render(edit, serial, tmp_path):
     out = tmp_path / "out"
     report = render_timeline(edit, out, options=RenderOptions(**OPTIONS, workers=2, worker_memory_mb=1024),
@@ -223,29 +217,39 @@ def test_a_scheduler_without_workers_is_a_one_line_error_not_a_hang(edit, tmp_pa
     from stereofoley.usecases import parallel
 
     monkeypatch.setattr(parallel, "WORKER_WAIT_S", 3.0)
-    address = f"tcp://127.0.0.1:{free_port()}"
-    dask = str(Path(sys.executable).parent / "dask")
-    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                                  "--no-dashboard"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with dask_processes(tmp_path, workers=0) as (address, _):
         t0 = time.monotonic()
         with pytest.raises(parallel.SchedulerUnavailable) as failed:
-            deadline = time.monotonic() + 60
-            while True:  # until the scheduler listens
-                try:
-                    render_timeline(edit, tmp_path / "out", options=RenderOptions(**OPTIONS, scheduler=address))
-                except parallel.SchedulerUnavailable as exc:
-                    if "cannot connect" in str(exc) and time.monotonic() < deadline:
-                        t0 = time.monotonic()
-                        continue
-                    raise
+            render_timeline(edit, tmp_path / "out", options=RenderOptions(**OPTIONS, scheduler=address))
         assert time.monotonic() - t0 < 30
-    finally:
-        scheduler.terminate()
-        scheduler.wait(timeout=30)
     message = str(failed.value)
     assert "\n" not in message and address in message and "has no workers" in message and "dask worker" in message
     assert not mixes(tmp_path / "out")
+
+
+def test_a_render_whose_last_worker_dies_is_a_one_line_error_not_a_hang(long_edit, tmp_path, monkeypatch):
+    from stereofoley.usecases import parallel
+
+    monkeypatch.setattr(parallel, "WORKER_WAIT_S", 3.0)
+    out = tmp_path / "out"
+    killed = {}
+    with dask_processes(tmp_path, workers=1, worker_args=("--no-nanny",)) as (address, (worker,)):
+        def kill_after_first_clip():
+            while not mixes(out):
+                time.sleep(0.05)
+            worker.kill()  # no Nanny to start another
+            killed["t"] = time.monotonic()
+
+        killer = threading.Thread(target=kill_after_first_clip, daemon=True)
+        killer.start()
+        with pytest.raises(parallel.SchedulerUnavailable) as failed:
+            render_timeline(long_edit, out, options=RenderOptions(**OPTIONS, scheduler=address))
+        t_failed = time.monotonic()
+        killer.join(timeout=10)
+    message = str(failed.value)
+    assert "\n" not in message and "no worker left for 3 s" in message and "pending" in message, message
+    assert worker.poll() is not None and t_failed - killed["t"] < 30  # the wait, a tick, the scheduler noticing
+    assert not (out / "long.stereofoley.otio").exists()
 
 
 def test_the_worker_path_map_applies_on_the_worker(media, edit, serial, dask_cluster, tmp_path):

@@ -36,6 +36,7 @@ from stereofoley.usecases.timeline import render_timeline
 from stereofoley_adapters.rpp_adapter import PAN_ENVELOPE_SIGN
 
 from conftest import make_video
+from timeline_mixers import FixedMixer  # a module Dask workers can import whatever their sys.path order
 
 RATE = 24
 CLIP_FRAMES = 72  # 3 s a clip
@@ -240,17 +241,6 @@ def test_rpp_envelopes_rebuild_the_mix_under_reaper_pan_law(moving_render):
         level_error, ild_r = compare(read(clip["wav"]), rebuilt)
         print(f"{clip['name']}: RPP rebuild within {level_error:.3f} dB, ILD r = {ild_r:.4f}")
         assert level_error <= 1.0 and ild_r >= 0.95
-
-
-class FixedMixer:
-    """A clip mixer giving each media file (by stem) a fixed stereo mix, no objects."""
-
-    def __init__(self, mixes: dict[str, np.ndarray]):
-        self.mixes = mixes
-
-    def __call__(self, request, options, progress=None):
-        x = self.mixes[request.media_path.stem]
-        return ClipMix(np.tile(x, (2, 1))[:, :request.n_samples].astype(np.float32), (), None, "fixed")
 
 
 def test_the_edit_gain_limits_only_the_mixes_past_the_ceiling_and_reads_only_those_in_its_rounds(tmp_path, monkeypatch):

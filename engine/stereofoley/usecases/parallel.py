@@ -454,6 +454,7 @@ class DaskExecutor:
         pending = set(futures)
         n, slots, t0 = len(futures), self._slots(), time.perf_counter()
         message = f"{label} 0/{n} done, {min(slots, n)} running"
+        workers_seen = time.monotonic()
         try:
             while pending:
                 if self._progress:
@@ -461,6 +462,12 @@ class DaskExecutor:
                 try:
                     finished, pending = wait(list(pending), timeout=TICK_S, return_when="FIRST_COMPLETED")
                 except TimeoutError:
+                    if self._worker_count():
+                        workers_seen = time.monotonic()
+                    elif time.monotonic() - workers_seen > WORKER_WAIT_S:  # every worker gone: an error, not a hang
+                        raise SchedulerUnavailable(
+                            f"scheduler={self.scheduler or 'local'}: no worker left for {WORKER_WAIT_S:.0f} s with "
+                            f"{len(pending)} task(s) of {label!r} pending (workers died or could not start)") from None
                     continue
                 for future in finished:
                     take(index[future.key], future)
@@ -474,6 +481,12 @@ class DaskExecutor:
                 on_cancel()
             self.close()
             raise
+
+    def _worker_count(self) -> int:
+        try:
+            return len(self.client.scheduler_info()["workers"])
+        except Exception:  # the count only guards against waiting for nothing
+            return 1
 
     def _slots(self) -> int:
         try:
