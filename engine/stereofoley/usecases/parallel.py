@@ -409,7 +409,7 @@ class DaskExecutor:
 
         def take(k: int, future) -> None:
             try:
-                outcomes[k] = future.result()
+                outcomes[k] = _result(future)
             except KilledWorker:  # the worker died on it (memory limit, crash): that clip is skipped
                 limit = self._memory_limits()
                 outcomes[k] = Outcome(reason="KilledWorker: the worker died while rendering this clip" + (
@@ -434,7 +434,7 @@ class DaskExecutor:
         outcomes: list[Outcome | None] = [None] * len(results)
 
         def take(k: int, future) -> None:
-            outcomes[k] = future.result()  # a worker's error (or KilledWorker) fails the step, as it would here
+            outcomes[k] = _result(future)  # a worker's error (or KilledWorker) fails the step, as it would here
 
         n, rendered = len(results), max(1, len(self.outcomes))
         # after the clips: the bar goes on from its last step to 1 (a job's progress never goes backwards)
@@ -469,8 +469,13 @@ class DaskExecutor:
                             f"scheduler={self.scheduler or 'local'}: no worker left for {WORKER_WAIT_S:.0f} s with "
                             f"{len(pending)} task(s) of {label!r} pending (workers died or could not start)") from None
                     continue
+                lost = set()
                 for future in finished:
-                    take(index[future.key], future)
+                    try:
+                        take(index[future.key], future)
+                    except ResultLost:  # its worker died before the result came back: Dask computes it again
+                        lost.add(future)
+                pending |= lost
                 done = n - len(pending)
                 elapsed = time.perf_counter() - t0
                 eta = f", ETA {elapsed / done * (n - done):.0f} s" if done and pending else ""
@@ -544,6 +549,21 @@ class DaskExecutor:
         except Exception:  # only for the report
             return {}
         return {a: int(w["memory_limit"] / 2**20) for a, w in workers.items() if w.get("memory_limit")}
+
+
+class ResultLost(Exception):
+    """A finished task whose result went with its worker before the client had it (Dask recomputes it)."""
+
+
+def _result(future) -> Any:
+    """A finished future's result; ResultLost when it is no longer there (its worker died): `future.result()`
+    would then wait, with no limit, for a recomputation that may never come (no worker left)."""
+    if future.status not in ("finished", "error", "cancelled"):
+        raise ResultLost(future.key)
+    try:
+        return future.result(timeout=CONNECT_TIMEOUT_S)
+    except TimeoutError:
+        raise ResultLost(future.key) from None
 
 
 class SchedulerUnavailable(StereoFoleyError):
