@@ -51,14 +51,11 @@ def integrated_lufs(audio: np.ndarray, rate_hz: int = SAMPLE_RATE_HZ) -> float:
     return float(meter.integrated_loudness(x.T))
 
 
-def _limit_true_peak(y: np.ndarray, ceiling_dbtp: float) -> np.ndarray:
-    """Limit at the ceiling as a sample ceiling, lowered by the inter-sample overshoot that is left, until the true
-    peak is under. Each try limits the input afresh, so the result sits just under the ceiling: lowering the
-    sample ceiling by the whole excess over it (the input's) would take a peak 10 dB over to 10 dB under."""
-    return _limited(y, ceiling_dbtp)[0]
-
-
 def _limited(y: np.ndarray, ceiling_dbtp: float, peak_dbtp: float | None = None) -> tuple[np.ndarray, bool]:
+    """(y limited, whether the limiter acted): at the ceiling as a sample ceiling, lowered by the inter-sample
+    overshoot that is left, until the true peak is under. Each try limits the input afresh, so the result sits
+    just under the ceiling: lowering the sample ceiling by the whole excess over it (the input's) would take a
+    peak 10 dB over to 10 dB under. peak_dbtp: y's true peak, when known."""
     if (true_peak_level(y) if peak_dbtp is None else peak_dbtp) <= ceiling_dbtp:
         return y, False
     sample_ceiling_db, limited = ceiling_dbtp, y
@@ -110,7 +107,7 @@ def normalize_with_gain(stereo: np.ndarray, target_lufs: float = DEFAULT_TARGET_
         step_db = target_lufs - integrated_lufs(y)
         total_db += step_db
         y = (y * 10.0 ** (step_db / 20.0)).astype(np.float32)
-        y = _limit_true_peak(y, true_peak_dbtp)
+        y = _limited(y, true_peak_dbtp)[0]
         if abs(integrated_lufs(y) - target_lufs) <= LOUDNESS_TOLERANCE_LU:
             break
     return y.reshape(np.shape(stereo)).astype(np.float32), total_db

@@ -11,8 +11,8 @@ The data that leaves this module (the clip result JSON) is described in docs/con
 from __future__ import annotations
 
 import contextlib
-import math
 import contextvars
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator

@@ -48,17 +48,17 @@ def edit_gain_db(results: Sequence[ClipResult], target_lufs: float) -> tuple[flo
 
 
 def apply_edit_loudness(results: Sequence[ClipResult], options: RenderOptions,
-                        map_clips: MapClips | None = None) -> tuple[list[ClipResult], dict]:
+                        map_clips: MapClips) -> tuple[list[ClipResult], dict]:
     """Bring the clips rendered with defer_loudness=True to options.loudness_lufs as one edit. Returns the
     results with their new peak, loudness and gain, and the edit's summary for the report:
     {"scope": "edit", "before_lufs", "gain_db", "lufs"} (lufs: the edit as written, after the limiters).
 
     As `spatial.loudness.normalize` does for one clip, the true-peak ceiling wins over the target: while the
     limited edit is more than 0.1 LU off, the gain is raised by what is missing (at most MAX_ROUNDS rounds).
-    Stems and diffuse stems carry the gain and no limiter. map_clips: where the per-clip work runs (default: here)."""
+    Stems and diffuse stems carry the gain and no limiter. map_clips: where the per-clip work runs (an
+    executor's, usecases/parallel.py)."""
     if options.loudness_lufs is None:
         return list(results), {"scope": "edit", "lufs": None}
-    map_clips = map_clips or _here
     target = options.loudness_lufs
     before, gain_db = edit_gain_db(results, target)
     if not math.isfinite(before):  # silent throughout: nothing to move
@@ -76,10 +76,6 @@ def apply_edit_loudness(results: Sequence[ClipResult], options: RenderOptions,
             {"scope": "edit", "before_lufs": finite(before), "gain_db": round(gain_db, 4), "lufs": finite(after)})
 
 
-def _here(fn: Callable, results: Sequence[ClipResult], *args: Any) -> list[tuple[ClipResult, Any]]:
-    return [fn(r, *args) for r in results]
-
-
 def _edit_lufs_at(results: Sequence[ClipResult], gain_db: float, options: RenderOptions, map_clips: MapClips) -> float:
     """The edit's loudness with every mix at gain_db and limited: scaled blocks where the limiter stays out,
     measured (the mix read, gained and limited, nothing written) where it may act."""
@@ -87,8 +83,7 @@ def _edit_lufs_at(results: Sequence[ClipResult], gain_db: float, options: Render
     clips = [r for r in results if r.loudness_blocks is not None]
     touched = [k for k, r in enumerate(clips) if not _stays_under(r, gain_db, ceiling)]
     measured = map_clips(_limited_blocks, [clips[k] for k in touched], gain_db, options) if touched else []
-    energy = 10.0 ** (gain_db / 10.0)
-    blocks = [r.loudness_blocks * energy for r in clips]
+    blocks = [_scaled_blocks(r, gain_db) for r in clips]
     for k, (_, b) in zip(touched, measured):  # in order: map_clips keeps it, wherever each ran
         blocks[k] = b if b is not None else np.zeros(0)
     return gated_lufs(np.concatenate(blocks)) if blocks else -math.inf
@@ -98,6 +93,18 @@ def _stays_under(r: ClipResult, gain_db: float, ceiling_dbtp: float) -> bool:
     return r.true_peak_dbtp is not None and r.true_peak_dbtp + gain_db <= ceiling_dbtp
 
 
+def _scaled_blocks(r: ClipResult, gain_db: float) -> np.ndarray:
+    """The clip's gating blocks (mean-square energies) at gain_db, the limiter left out."""
+    return r.loudness_blocks * 10.0 ** (gain_db / 10.0)
+
+
+def _blocks_of(r: ClipResult, stereo: np.ndarray, limited: bool, gain_db: float) -> np.ndarray | None:
+    """The gating blocks of the clip's mix as gained (and limited): measured only where the limiter acted."""
+    if not stereo.shape[1]:
+        return None
+    return loudness_blocks(stereo) if limited or r.loudness_blocks is None else _scaled_blocks(r, gain_db)
+
+
 def _gained_mix(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[np.ndarray, bool]:
     """The clip's mix file times the gain, through the true-peak limiter if it passes the ceiling; and whether
     the limiter changed it. A mix whose true peak (of the file, measured at render) stays under is not measured."""
@@ -105,16 +112,15 @@ def _gained_mix(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[
     ceiling = options.true_peak_dbtp
     if not stereo.shape[1] or _stays_under(r, gain_db, ceiling - ROUNDING_MARGIN_DB):
         return stereo, False
-    known = r.true_peak_dbtp is not None and r.true_peak_dbtp + gain_db > ceiling + ROUNDING_MARGIN_DB
-    return true_peak_limited(stereo, ceiling, peak_dbtp=r.true_peak_dbtp + gain_db if known else None)
+    peak = None if r.true_peak_dbtp is None else r.true_peak_dbtp + gain_db
+    known_over = peak is not None and peak > ceiling + ROUNDING_MARGIN_DB  # else (unknown, or at the ceiling) measured
+    return true_peak_limited(stereo, ceiling, peak_dbtp=peak if known_over else None)
 
 
 def _limited_blocks(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[ClipResult, np.ndarray | None]:
     """A round's measurement of one mix the limiter may touch: its gating blocks at the gain, limited."""
     stereo, limited = _gained_mix(r, gain_db, options)
-    if not stereo.shape[1]:
-        return r, None
-    return r, loudness_blocks(stereo) if limited else r.loudness_blocks * 10.0 ** (gain_db / 10.0)
+    return r, _blocks_of(r, stereo, limited, gain_db)
 
 
 def _gain_clip(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[ClipResult, np.ndarray | None]:
@@ -128,9 +134,7 @@ def _gain_clip(r: ClipResult, gain_db: float, options: RenderOptions) -> tuple[C
     for path in (*r.stems, *((r.diffuse_wav,) if r.diffuse_wav is not None else ())):
         stem = sf.read(str(path), dtype="float32", always_2d=True)[0].T
         write_stem(path, stem * gain, r.request, subtype, overwrite=True)
-    blocks = None
-    if stereo.shape[1]:
-        blocks = loudness_blocks(stereo) if limited or r.loudness_blocks is None else r.loudness_blocks * 10.0 ** (gain_db / 10.0)
+    blocks = _blocks_of(r, stereo, limited, gain_db)
     loudness = gated_lufs(blocks) if blocks is not None else -math.inf
     result = replace(r, peak_dbfs=peak_dbfs(stereo), gain_db=r.gain_db + gain_db,
                      loudness_lufs=loudness if math.isfinite(loudness) else None)

@@ -246,7 +246,7 @@ def finished_clips(planned: Sequence[tuple[PictureClip, Path]], wav_paths: dict[
 
 
 def edit_loudness(results: Sequence[ClipResult], options: RenderOptions, kept: Kept,
-                  map_clips: MapClips | None = None) -> tuple[list[ClipResult], dict]:
+                  map_clips: MapClips) -> tuple[list[ClipResult], dict]:
     """`apply_edit_loudness` (per-clip work through map_clips) with the records kept in step: "gaining" while
     files are rewritten, then "final" under the edit's key. A whole edit kept as delivered is not gained again."""
     if kept.edit_loudness is not None and len(results) == len(kept.results):
